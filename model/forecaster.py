@@ -1,0 +1,178 @@
+"""The user-facing forecaster: `fit(series) -> self`, `predict(series) -> Forecast`, save, load.
+
+It holds the hyper-parameters and the fitted scaling; the `nn.Module` lives in `model.network`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model.checkpoint import load_checkpoint, save_checkpoint
+from model.device import pick_device
+from model.network import ForecastNetwork, NetworkConfig
+from model.trainer import TrainConfig, TrainReport, train
+from model.windows import Scaling, SeriesArrays, WindowMaker
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """Quantile forecasts in the series' own units: values (H, Q), one column per quantile."""
+
+    quantiles: tuple[float, ...]
+    values: np.ndarray
+
+    @property
+    def median(self) -> np.ndarray:
+        return self.values[:, self.quantiles.index(0.5)]
+
+
+class Forecaster:
+    """A GRU forecaster trained in any mode of `model.modes` (DSF by default)."""
+
+    def __init__(self, network: NetworkConfig, training: TrainConfig, device: str = "auto"):
+        self.network_config = network
+        self.train_config = training
+        self.device = pick_device(device)
+        self.network: ForecastNetwork | None = None
+        self.scaling: Scaling | None = None
+        self.report: TrainReport | None = None
+
+    @property
+    def horizon(self) -> int:
+        return self.network_config.horizon
+
+    @property
+    def context(self) -> int:
+        return self.train_config.context
+
+    def minimum_rows(self) -> int:
+        """Rows `fit` needs: training windows, then a validation split of a few horizons."""
+        return self.context + self.horizon + max(2 * self.horizon, 8)
+
+    def fit(self, series: SeriesArrays, progress: bool = False) -> Forecaster:
+        """Train on `series`, holding out its last rows for validation and early stopping."""
+        if len(series) < self.minimum_rows():
+            raise ValueError(
+                f"{len(series)} rows are too few for context {self.context} and horizon "
+                f"{self.horizon}: at least {self.minimum_rows()} are needed"
+            )
+        split = max(
+            int(len(series) * (1 - self.train_config.validation_fraction)),
+            len(series) - max(len(series) // 2, self.horizon + 8),
+        )
+        split = min(split, len(series) - self.horizon)
+        self.scaling = Scaling.fit(
+            SeriesArrays(series.target[:split], series.known[:split], series.observed[:split])
+        )
+        maker = WindowMaker(series, self.scaling, self.context, self.horizon)
+        train_starts = maker.starts(self.context, split)
+        validation_starts = maker.starts(split, len(series))
+        if len(train_starts) == 0 or len(validation_starts) == 0:
+            raise ValueError(f"{len(series)} rows leave no training or validation windows")
+        torch.manual_seed(self.train_config.seed)
+        self.network = ForecastNetwork(self.network_config)
+        self.report = train(
+            self.network,
+            maker,
+            train_starts,
+            validation_starts,
+            self.train_config,
+            self.device,
+            progress=progress,
+        )
+        return self
+
+    def forecast_at(
+        self, series: SeriesArrays, origins: np.ndarray, batch_rows: int = 512
+    ) -> np.ndarray:
+        """Forecasts (n, H, Q) whose first step is row `origin`, for each origin.
+
+        Reads target and observed rows [origin - context, origin) and known rows up to
+        origin + H; the target beyond an origin is never read, so it may be a placeholder.
+        """
+        network, scaling = self._fitted()
+        origins = np.asarray(origins)
+        if len(origins) and (
+            origins.min() < self.context or origins.max() + self.horizon > len(series)
+        ):
+            raise ValueError(
+                f"origins need {self.context} rows of context and "
+                f"{self.horizon} rows of known covariates after them"
+            )
+        maker = WindowMaker(series, scaling, self.context, self.horizon)
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(origins), batch_rows):
+                batch = maker.inputs(origins[i : i + batch_rows] - self.context).to(self.device)
+                scaled = network(batch.target, batch.known, batch.observed)[:, -1]  # (B, H, Q)
+                values = batch.level[:, None, None] + scaling.target_scale * scaled
+                out.append(values.double().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, self.horizon, 0))
+
+    def predict(self, series: SeriesArrays, future_known: np.ndarray | None = None) -> Forecast:
+        """Forecast the H steps after the end of `series` (its last `context` rows are read).
+
+        `future_known` (H, K) gives the known covariates of the forecast steps; it is required
+        exactly when the model was trained with known covariates.
+        """
+        known_columns = self.network_config.known
+        if len(series) < self.context:
+            raise ValueError(f"need at least {self.context} rows of context, got {len(series)}")
+        if known_columns and (
+            future_known is None or np.shape(future_known) != (self.horizon, known_columns)
+        ):
+            raise ValueError(f"future_known must have shape ({self.horizon}, {known_columns})")
+        pad = np.zeros(self.horizon)
+        extended = SeriesArrays.of(
+            np.concatenate([series.target, pad]),  # placeholders: never read, see forecast_at
+            np.concatenate([series.known, np.reshape(future_known, (self.horizon, -1))])
+            if known_columns
+            else None,
+            np.concatenate([series.observed, np.zeros((self.horizon, series.observed.shape[1]))]),
+        )
+        values = self.forecast_at(extended, np.array([len(series)]))[0]
+        return Forecast(self.network_config.quantiles, values)
+
+    def save(self, path: Path, extra: dict | None = None) -> None:
+        """Write weights and configuration, with `extra` (JSON, e.g. column names) alongside."""
+        network, scaling = self._fitted()
+        save_checkpoint(
+            path,
+            network.state_dict(),
+            {
+                "network": self.network_config.to_json(),
+                "training": vars(self.train_config),
+                "scaling": vars(scaling),
+                "report": self.report.to_json() if self.report else None,
+                "extra": extra or {},
+            },
+        )
+
+    @staticmethod
+    def load(path: Path, device: str = "auto") -> tuple[Forecaster, dict]:
+        """Load a saved forecaster onto `device` (any checkpoint loads on a CPU-only machine)."""
+        target = pick_device(device)
+        state_dict, document = load_checkpoint(path, map_location=target)
+        forecaster = Forecaster(
+            NetworkConfig.from_json(document["network"]),
+            TrainConfig(**document["training"]),
+            device=str(target),
+        )
+        forecaster.scaling = Scaling(
+            **{k: tuple(v) if isinstance(v, list) else v for k, v in document["scaling"].items()}
+        )
+        forecaster.network = ForecastNetwork(forecaster.network_config).to(target)
+        forecaster.network.load_state_dict(state_dict)
+        forecaster.network.eval()
+        if document.get("report"):
+            forecaster.report = TrainReport(**document["report"])
+        return forecaster, document.get("extra", {})
+
+    def _fitted(self) -> tuple[ForecastNetwork, Scaling]:
+        if self.network is None or self.scaling is None:
+            raise RuntimeError("the forecaster is not fitted: call fit() or load() first")
+        return self.network, self.scaling

@@ -1,0 +1,189 @@
+"""Training loop: AdamW, clipping, warm-up plus cosine schedule, early stopping, progress bar.
+
+Validation is time-ordered: the last rows of the series are held out, windows used for training
+never reach into them, and the scaling is fitted on the training rows alone.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from model.modes import TrainingMode
+from model.network import ForecastNetwork, pinball_loss
+from model.windows import Batch, WindowMaker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings; stored with the model so a run can be repeated."""
+
+    mode: str = "dsf"
+    context: int = 168
+    batch_size: int = 32
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-2
+    max_epochs: int = 30
+    steps_per_epoch: int = 100
+    patience: int = 4
+    grad_clip: float = 1.0
+    warmup_fraction: float = 0.05
+    loss_warmup: int = 16
+    validation_fraction: float = 0.2
+    adapt_every: int = 10
+    adapt_momentum: float = 0.9
+    lam_max: float = 0.99
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        TrainingMode.parse(self.mode)
+        if self.context < 2 or self.batch_size < 1 or self.max_epochs < 1:
+            raise ValueError("context must be at least 2; batch_size and max_epochs positive")
+        if not 0.0 < self.validation_fraction < 1.0:
+            raise ValueError("validation_fraction must lie in (0, 1)")
+
+
+@dataclass
+class TrainReport:
+    """What a run did: per-epoch losses, the best epoch, and wall-clock seconds."""
+
+    mode: str
+    train_loss: list[float] = field(default_factory=list)
+    validation_loss: list[float] = field(default_factory=list)
+    best_epoch: int = -1
+    steps: int = 0
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def learning_rate_factor(step: int, total: int, warmup: int) -> float:
+    """Linear warm-up to 1, then cosine decay to 0.1 at `total` steps."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min((step - warmup) / max(total - warmup, 1), 1.0)
+    return 0.1 + 0.45 * (1.0 + math.cos(math.pi * progress))
+
+
+def configure_optimizer(network: ForecastNetwork, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices only: decaying biases just adds bias."""
+    decay = [p for p in network.parameters() if p.dim() >= 2]
+    other = [p for p in network.parameters() if p.dim() < 2]
+    groups = [
+        {"params": decay, "weight_decay": config.weight_decay},
+        {"params": other, "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=config.learning_rate)
+
+
+def batch_loss(
+    network: ForecastNetwork,
+    batch: Batch,
+    mode: TrainingMode,
+    loss_warmup: int,
+    quantiles: torch.Tensor,
+) -> torch.Tensor:
+    """Pinball loss over every step after the first `loss_warmup` (too little context there)."""
+    forecast = network(batch.target, batch.known, batch.observed, mode)
+    skip = min(loss_warmup, batch.target.shape[1] - 1)
+    return pinball_loss(forecast[:, skip:], batch.future[:, skip:], quantiles)
+
+
+@torch.no_grad()
+def estimate_loss(
+    network: ForecastNetwork,
+    maker: WindowMaker,
+    starts: np.ndarray,
+    device: torch.device,
+    quantiles: torch.Tensor,
+    batch_rows: int = 256,
+) -> float:
+    """Pinball loss of the last step's forecast (the one served) over all `starts`."""
+    network.eval()
+    total = 0.0
+    for i in range(0, len(starts), batch_rows):
+        batch = maker.batch(starts[i : i + batch_rows]).to(device)
+        forecast = network(batch.target, batch.known, batch.observed)[:, -1]
+        total += pinball_loss(forecast, batch.future[:, -1], quantiles).item() * len(batch.level)
+    network.train()
+    return total / max(len(starts), 1)
+
+
+def train(
+    network: ForecastNetwork,
+    maker: WindowMaker,
+    train_starts: np.ndarray,
+    validation_starts: np.ndarray,
+    config: TrainConfig,
+    device: torch.device,
+    progress: bool = False,
+) -> TrainReport:
+    """Train in place, keep the weights of the best validation epoch, and report."""
+    mode = TrainingMode.parse(config.mode)
+    generator = torch.Generator().manual_seed(config.seed)
+    torch.manual_seed(config.seed)
+    network.to(device).train()
+    quantiles = torch.tensor(network.config.quantiles, device=device)
+    optimizer = configure_optimizer(network, config)
+    total = config.max_epochs * config.steps_per_epoch
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: learning_rate_factor(s, total, int(config.warmup_fraction * total))
+    )
+    if mode.name == "dsf-adaptive":
+        network.stack.start_probing()
+    report = TrainReport(mode=str(mode))
+    best_loss, best_state, stale = math.inf, copy.deepcopy(network.state_dict()), 0
+    started = time.perf_counter()
+    bar = tqdm(total=total, disable=not progress, unit="step", dynamic_ncols=True)
+    for epoch in range(config.max_epochs):
+        epoch_loss = 0.0
+        for _ in range(config.steps_per_epoch):
+            pick = torch.randint(len(train_starts), (config.batch_size,), generator=generator)
+            batch = maker.batch(train_starts[pick.numpy()]).to(device)
+            loss = batch_loss(network, batch, mode, config.loss_warmup, quantiles)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(network.parameters(), config.grad_clip)
+            optimizer.step()
+            schedule.step()
+            report.steps += 1
+            if mode.name == "dsf-adaptive" and report.steps % config.adapt_every == 0:
+                network.stack.adapt_feedback(config.adapt_momentum, config.lam_max)
+            epoch_loss += loss.item()
+            bar.update()
+            bar.set_postfix(
+                loss=f"{loss.item():.4f}",
+                val=f"{best_loss:.4f}" if best_loss < math.inf else "-",
+                steps_s=f"{report.steps / (time.perf_counter() - started):.1f}",
+            )
+        val = estimate_loss(network, maker, validation_starts, device, quantiles)
+        report.train_loss.append(epoch_loss / config.steps_per_epoch)
+        report.validation_loss.append(val)
+        log.info("epoch %d: train %.4f validation %.4f", epoch, report.train_loss[-1], val)
+        if val < best_loss:
+            best_loss, best_state, stale, report.best_epoch = (
+                val,
+                copy.deepcopy(network.state_dict()),
+                0,
+                epoch,
+            )
+        else:
+            stale += 1
+            if stale >= config.patience:
+                break
+    bar.close()
+    network.stack.probes = None
+    network.load_state_dict(best_state)
+    network.eval()
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,171 @@
+"""Training windows cut from one series, split in time order, scaled without look-ahead.
+
+A `SeriesArrays` holds one regular, finite series: the target (N,), known-in-advance covariates
+(N, K) and observed-only covariates (N, O), aligned row by row. A window starting at row s spans
+`context + horizon` rows; the network reads the first `context` and is scored on the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class SeriesArrays:
+    """Target and covariates on one time axis; the constructor enforces shapes and finiteness."""
+
+    target: np.ndarray
+    known: np.ndarray
+    observed: np.ndarray
+
+    def __post_init__(self) -> None:
+        rows = len(self.target)
+        if self.target.ndim != 1:
+            raise ValueError("target must be one-dimensional")
+        for name in ("known", "observed"):
+            array = getattr(self, name)
+            if array.ndim != 2 or len(array) != rows:
+                raise ValueError(f"{name} covariates must have shape ({rows}, n)")
+        for name in ("target", "known", "observed"):
+            if not np.isfinite(getattr(self, name)).all():
+                raise ValueError(f"{name} holds NaN or infinite values")
+
+    @staticmethod
+    def of(
+        target: np.ndarray, known: np.ndarray | None = None, observed: np.ndarray | None = None
+    ) -> SeriesArrays:
+        """Build from a target and optional covariates (None means none)."""
+        target = np.asarray(target, dtype=np.float64)
+        empty = np.zeros((len(target), 0))
+        return SeriesArrays(
+            target,
+            empty
+            if known is None
+            else np.asarray(known, dtype=np.float64).reshape(len(target), -1),
+            empty
+            if observed is None
+            else np.asarray(observed, dtype=np.float64).reshape(len(target), -1),
+        )
+
+    def __len__(self) -> int:
+        return len(self.target)
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """Scale of the target and standardisation of covariates, fitted on training rows only."""
+
+    target_scale: float
+    known_mean: tuple[float, ...]
+    known_std: tuple[float, ...]
+    observed_mean: tuple[float, ...]
+    observed_std: tuple[float, ...]
+
+    @staticmethod
+    def fit(series: SeriesArrays) -> Scaling:
+        def std(a: np.ndarray) -> np.ndarray:
+            # A constant column (a set-point that never moved) must not divide by zero.
+            s = a.std(axis=0)
+            return np.where(s > 1e-12, s, 1.0)
+
+        scale = float(series.target.std())
+        return Scaling(
+            target_scale=scale if scale > 1e-12 else 1.0,
+            known_mean=tuple(series.known.mean(axis=0).tolist()),
+            known_std=tuple(std(series.known).tolist()),
+            observed_mean=tuple(series.observed.mean(axis=0).tolist()),
+            observed_std=tuple(std(series.observed).tolist()),
+        )
+
+    def covariates(self, series: SeriesArrays) -> tuple[np.ndarray, np.ndarray]:
+        known = (series.known - np.array(self.known_mean)) / np.array(self.known_std)
+        observed = (series.observed - np.array(self.observed_mean)) / np.array(self.observed_std)
+        return known, observed
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Network inputs and targets for a set of windows, in scaled units.
+
+    ==========  ============  ===============================================
+    target      (B, T)        context, relative to each window's first value
+    known       (B, T+H, K)   known covariates over context and horizon
+    observed    (B, T, O)     observed covariates over the context
+    future      (B, T, H)     target at t+1..t+H for every step t
+    level       (B,)          each window's first value, in original units
+    ==========  ============  ===============================================
+    """
+
+    target: Tensor
+    known: Tensor
+    observed: Tensor
+    future: Tensor
+    level: Tensor
+
+    def to(self, device: torch.device) -> Batch:
+        return Batch(
+            *(
+                getattr(self, f).to(device)
+                for f in ("target", "known", "observed", "future", "level")
+            )
+        )
+
+
+class WindowMaker:
+    """Cuts scaled windows out of a series; all arrays are converted to tensors once."""
+
+    def __init__(
+        self,
+        series: SeriesArrays,
+        scaling: Scaling,
+        context: int,
+        horizon: int,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        known, observed = scaling.covariates(series)
+        self.target = torch.tensor(series.target, dtype=dtype)
+        self.known = torch.tensor(known, dtype=dtype)
+        self.observed = torch.tensor(observed, dtype=dtype)
+        self.scale = scaling.target_scale
+        self.context = context
+        self.horizon = horizon
+
+    def starts(self, first_forecast: int, last_forecast: int) -> np.ndarray:
+        """Window starts whose whole horizon lies in rows [first_forecast, last_forecast)."""
+        lo = max(first_forecast - self.context, 0)
+        hi = last_forecast - self.context - self.horizon + 1
+        return np.arange(lo, max(hi, lo))
+
+    def batch(self, starts: np.ndarray) -> Batch:
+        """Windows with their targets; every row up to start + context + horizon must exist."""
+        steps = self.context + self.horizon
+        index = torch.as_tensor(starts)[:, None] + torch.arange(steps)  # (B, T+H)
+        raw = self.target[index]
+        level = raw[:, :1]
+        scaled = (raw - level) / self.scale
+        future = scaled[:, 1:].unfold(1, self.horizon, 1)[:, : self.context]  # (B, T, H)
+        return Batch(
+            target=scaled[:, : self.context],
+            known=self.known[index],
+            observed=self.observed[index[:, : self.context]],
+            future=future,
+            level=level[:, 0],
+        )
+
+    def inputs(self, starts: np.ndarray) -> Batch:
+        """Windows without targets, for forecasting: the target is read over the context only."""
+        index = torch.as_tensor(starts)[:, None] + torch.arange(self.context)  # (B, T)
+        raw = self.target[index]
+        level = raw[:, :1]
+        known_index = torch.as_tensor(starts)[:, None] + torch.arange(self.context + self.horizon)
+        return Batch(
+            target=(raw - level) / self.scale,
+            known=self.known[known_index],
+            observed=self.observed[index],
+            future=raw.new_zeros(len(starts), 0, self.horizon),
+            level=level[:, 0],
+        )

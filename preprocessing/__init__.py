@@ -1,0 +1,1 @@
+"""Turning what plants send into series the forecaster can train on."""
