@@ -53,18 +53,21 @@ class Forecaster:
         """Rows `fit` needs: training windows, then a validation split of a few horizons."""
         return self.context + self.horizon + max(2 * self.horizon, 8)
 
-    def fit(self, series: SeriesArrays, progress: bool = False) -> Forecaster:
-        """Train on `series`, holding out its last rows for validation and early stopping."""
+    def fit(
+        self, series: SeriesArrays, progress: bool = False, validation_start: int | None = None
+    ) -> Forecaster:
+        """Train on `series`, holding out its last rows for validation and early stopping.
+
+        Validation starts at row `validation_start` (by default after the first
+        `1 - validation_fraction` of the rows); training windows end before it, and the scaling
+        is fitted on the rows before it only.
+        """
         if len(series) < self.minimum_rows():
             raise ValueError(
                 f"{len(series)} rows are too few for context {self.context} and horizon "
                 f"{self.horizon}: at least {self.minimum_rows()} are needed"
             )
-        split = max(
-            int(len(series) * (1 - self.train_config.validation_fraction)),
-            len(series) - max(len(series) // 2, self.horizon + 8),
-        )
-        split = min(split, len(series) - self.horizon)
+        split = validation_start or self._default_split(len(series))
         self.scaling = Scaling.fit(
             SeriesArrays(series.target[:split], series.known[:split], series.observed[:split])
         )
@@ -85,6 +88,11 @@ class Forecaster:
             progress=progress,
         )
         return self
+
+    def _default_split(self, rows: int) -> int:
+        """First validation row: after the training share, leaving at least one horizon."""
+        split = int(rows * (1 - self.train_config.validation_fraction))
+        return min(max(split, rows - max(rows // 2, self.horizon + 8)), rows - self.horizon)
 
     def forecast_at(
         self, series: SeriesArrays, origins: np.ndarray, batch_rows: int = 512

@@ -50,7 +50,7 @@ def read_csv_column(
     if not path.is_file():
         raise InputError(f"file not found: {path}")
     try:
-        frame = pd.read_csv(path, sep=None, engine="python")
+        frame = pd.read_csv(path, sep=_separator(path))
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise InputError(f"cannot read {path} as CSV: {error}") from error
     wanted = (column, *covariates)
@@ -73,6 +73,15 @@ def read_csv_column(
     if numeric[list(covariates)].iloc[: len(numeric)].isna().any().any():
         numeric[list(covariates)] = numeric[list(covariates)].interpolate(limit_direction="both")
     return LoadedSeries(numeric, column, filled, future_rows)
+
+
+def _separator(path: Path) -> str:
+    """The header's most frequent of `,`, `;` and tab (SKAB writes `;`), `,` by default."""
+    with path.open(encoding="utf-8", errors="replace") as file:
+        header = file.readline()
+    counts = {sep: header.count(sep) for sep in (",", ";", "\t")}
+    best = max(counts, key=counts.__getitem__)
+    return best if counts[best] else ","
 
 
 def _on_time_axis(frame: pd.DataFrame) -> pd.DataFrame:

@@ -6,6 +6,7 @@ import argparse
 from dataclasses import dataclass
 
 import pandas as pd
+from pandas.tseries.frequencies import to_offset
 
 from app.errors import UsageError
 from model.modes import TrainingMode
@@ -50,6 +51,15 @@ def network_and_training(
     return network, training
 
 
+def _step(index: pd.Index) -> str | None:
+    """The most common spacing of a time index as an offset alias ("h", "5min"), if any."""
+    if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
+        return None
+    spacing = index.to_series().diff().dropna()
+    spacing = spacing[spacing > pd.Timedelta(0)]
+    return to_offset(spacing.mode().iloc[0]).freqstr if len(spacing) else None
+
+
 @dataclass(frozen=True)
 class CommandSeries:
     """A loaded series as the model reads it, plus what the command reports about it."""
@@ -70,7 +80,7 @@ def load_series(
         raise UsageError(str(error)) from error
     history = loaded.history()
     index = history.index
-    freq = pd.infer_freq(index) if isinstance(index, pd.DatetimeIndex) and len(index) > 2 else None
+    freq = _step(index)
     arrays = SeriesArrays.of(
         history[column].to_numpy(),
         history[known].to_numpy() if known else None,

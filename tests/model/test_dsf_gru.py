@@ -4,7 +4,13 @@ import pytest
 import torch
 from torch import nn
 
-from model.dsf_gru import DSFGRUFunction, DSFOptions, JacobianProbe, sequential_forward
+from model.dsf_gru import (
+    DSFGRUFunction,
+    DSFOptions,
+    JacobianProbe,
+    recompute_gates,
+    sequential_forward,
+)
 from model.feedback import state_feedback
 
 STEPS, BATCH, FEATURES, HIDDEN = 37, 3, 4, 5
@@ -59,11 +65,11 @@ def _inputs(seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
 @pytest.mark.parametrize(
     "options",
     [
-        DSFOptions(store_projections=True, chunk_steps=1),
-        DSFOptions(store_projections=True, chunk_steps=8),
-        DSFOptions(store_projections=True, chunk_steps=1000),
-        DSFOptions(store_projections=False, chunk_steps=5, kernel="scan"),
-        DSFOptions(store_projections=False, chunk_steps=1000, kernel="fft"),
+        DSFOptions(store_gates=True, chunk_steps=1),
+        DSFOptions(store_gates=True, chunk_steps=8),
+        DSFOptions(store_gates=True, chunk_steps=1000),
+        DSFOptions(store_gates=False, chunk_steps=5, kernel="scan"),
+        DSFOptions(store_gates=False, chunk_steps=1000, kernel="fft"),
     ],
 )
 def test_fused_backward_equals_autograd_reference(seed: int, options: DSFOptions) -> None:
@@ -85,7 +91,7 @@ def test_lambda_zero_is_ft_bptt() -> None:
     gru = _gru(2)
     x, upstream, _ = _inputs(2)
     h0 = torch.zeros(BATCH, HIDDEN, dtype=torch.float64)
-    options = DSFOptions(store_projections=True, chunk_steps=4)
+    options = DSFOptions(store_gates=True, chunk_steps=4)
 
     def ft_bptt() -> torch.Tensor:
         states, h = [], h0
@@ -107,10 +113,14 @@ def test_sequential_forward_equals_fused_gru() -> None:
     gru = _gru(3)
     x, _, _ = _inputs(3)
     h0 = torch.randn(BATCH, HIDDEN, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
-    h, gi, gh = sequential_forward(x.detach(), *_weights(gru), h0)
+    h, gates = sequential_forward(x.detach(), *_weights(gru), h0)
     expected, _ = gru(x, h0[None])
     torch.testing.assert_close(h, expected.detach(), rtol=1e-12, atol=1e-12)
-    assert gi.shape == gh.shape == (STEPS, BATCH, 3 * HIDDEN)
+    h_prev = torch.cat([h0[None], h[:-1]])
+    for kept, recomputed in zip(
+        gates, recompute_gates(x.detach(), h_prev, *_weights(gru)), strict=True
+    ):
+        torch.testing.assert_close(kept, recomputed, rtol=1e-12, atol=1e-12)
 
 
 def test_probe_measures_the_jacobian_diagonal() -> None:
@@ -119,7 +129,7 @@ def test_probe_measures_the_jacobian_diagonal() -> None:
     x, upstream, lam = _inputs(4)
     h0 = torch.zeros(BATCH, HIDDEN, dtype=torch.float64)
     probe = JacobianProbe(torch.zeros(HIDDEN, dtype=torch.float64))
-    options = DSFOptions(store_projections=True, chunk_steps=6)
+    options = DSFOptions(store_gates=True, chunk_steps=6)
     (DSFGRUFunction.apply(x, *_weights(gru), h0, lam, options, probe) * upstream).sum().backward()
 
     with torch.no_grad():

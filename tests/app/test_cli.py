@@ -1,0 +1,155 @@
+"""The train and forecast commands end to end, on a simulated line written as CSV."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from app.cli import main
+from app.simulator import LineConfig, simulate_line
+
+FAST = [
+    "--context",
+    "48",
+    "--hidden",
+    "16",
+    "--layers",
+    "1",
+    "--epochs",
+    "2",
+    "--steps-per-epoch",
+    "5",
+    "--quiet",
+]
+
+
+@pytest.fixture(scope="module")
+def line_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("line") / "line.csv"
+    simulate_line(LineConfig(days=20, covariates=True), seed=3).to_csv(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model_file(line_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("model") / "line.pt"
+    code = main(
+        [
+            "train",
+            "--csv",
+            str(line_csv),
+            "--column",
+            "throughput",
+            "--horizon",
+            "12",
+            "--mode",
+            "dsf",
+            "--out",
+            str(out),
+            *FAST,
+        ]
+    )
+    assert code == 0
+    return out
+
+
+def test_forecast_prints_json_with_ordered_quantiles(
+    model_file: Path, line_csv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "forecast",
+                "--model",
+                str(model_file),
+                "--csv",
+                str(line_csv),
+                "--column",
+                "throughput",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["horizon"] == 12 and answer["mode"] == "dsf"
+    rows = answer["forecast"]
+    assert [row["step"] for row in rows] == list(range(1, 13))
+    assert rows[0]["timestamp"] == "2026-01-25T00:00:00+00:00"  # one hour after the last row
+    assert all(row["q0.1"] <= row["q0.5"] <= row["q0.9"] for row in rows)
+    # A line making ~100 units/h should be forecast in that range, not at zero or 1e6.
+    assert all(20 < row["q0.5"] < 250 for row in rows)
+
+
+def test_checkpoint_loads_with_weights_only_and_holds_versions(model_file: Path) -> None:
+    payload = torch.load(model_file, weights_only=True, map_location="cpu")
+    document = json.loads(payload["document"])
+    assert document["versions"]["torch"] == torch.__version__
+    assert document["training"]["mode"] == "dsf"
+    assert all(t.device.type == "cpu" for t in payload["state_dict"].values())
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--csv", "missing.csv"], "file not found: missing.csv"),
+        (["--column", "nope"], "column 'nope' not in"),
+        (["--horizon", "5000"], "too few"),
+        (["--mode", "magic"], "unknown training mode 'magic'"),
+    ],
+)
+def test_train_bad_input_is_one_line_and_exit_2(
+    line_csv: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    arguments: list[str],
+    message: str,
+) -> None:
+    base = {
+        "--csv": str(line_csv),
+        "--column": "throughput",
+        "--horizon": "12",
+        "--mode": "dsf",
+        "--out": str(tmp_path / "m.pt"),
+    }
+    base.update(dict(zip(arguments[::2], arguments[1::2], strict=True)))
+    argv = ["train", *[item for pair in base.items() for item in pair], *FAST]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_non_numeric_values_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("timestamp,value\n2026-01-01T00:00Z,1.0\n2026-01-01T01:00Z,oops\n")
+    code = main(
+        [
+            "train",
+            "--csv",
+            str(path),
+            "--column",
+            "value",
+            "--horizon",
+            "2",
+            "--out",
+            str(tmp_path / "m.pt"),
+            *FAST,
+        ]
+    )
+    assert code == 2
+    assert "non-numeric value 'oops' at row 3" in capsys.readouterr().err
+
+
+def test_forecast_rejects_a_file_that_is_not_a_model(
+    tmp_path: Path, line_csv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = tmp_path / "fake.pt"
+    fake.write_bytes(b"not a model")
+    assert (
+        main(["forecast", "--model", str(fake), "--csv", str(line_csv), "--column", "throughput"])
+        == 2
+    )
+    assert "not a linecast model file" in capsys.readouterr().err

@@ -1,0 +1,57 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from preprocessing.loading import InputError, read_csv_column
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "series.csv"
+    path.write_text(text)
+    return path
+
+
+def test_rows_are_sorted_by_time_and_gaps_counted(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "timestamp,y\n2026-01-01T02:00Z,3\n2026-01-01T00:00Z,1\n"
+        "2026-01-01T01:00Z,\n2026-01-01T03:00Z,4\n",
+    )
+    loaded = read_csv_column(path, "y")
+    assert loaded.frame["y"].tolist() == [1.0, 2.0, 3.0, 4.0]
+    assert loaded.filled == 1
+    assert str(loaded.frame.index.tz) == "UTC"
+
+
+def test_trailing_empty_targets_are_future_rows(tmp_path: Path) -> None:
+    path = _write(tmp_path, "y,plan\n1,0\n2,1\n,1\n,0\n")
+    loaded = read_csv_column(path, "y", ("plan",), allow_future_rows=True)
+    assert loaded.future_rows == 2
+    assert len(loaded.history()) == 2
+    assert loaded.frame["plan"].tolist() == [0.0, 1.0, 1.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("y\n1\ninf\n", "infinite values"),
+        ("y\n\n\n", "has no values"),
+        ("timestamp,y\nyesterday,1\n", "unparseable time stamp 'yesterday' in row 2"),
+        ("y\n1\ntwo\n", "non-numeric value 'two' at row 3"),
+    ],
+)
+def test_bad_files_name_the_problem(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        read_csv_column(_write(tmp_path, text), "y")
+
+
+def test_missing_column_lists_the_columns(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="column 'z' not in .*; columns: a, b"):
+        read_csv_column(_write(tmp_path, "a,b\n1,2\n"), "z")
+
+
+def test_values_stay_finite(tmp_path: Path) -> None:
+    loaded = read_csv_column(_write(tmp_path, "x,y\n1,\n2,1\n3,\n4,3\n"), "y")
+    assert loaded.frame["y"].tolist() == [1.0, 1.0, 2.0, 3.0]
+    assert np.isfinite(loaded.frame["y"]).all() and loaded.filled == 2
