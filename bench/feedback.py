@@ -2,9 +2,9 @@
 
 Figures only, not pass/fail. From the repository root:
 
-    python -m bench.feedback                  # table on stdout
-    python -m bench.feedback --json           # one JSON object per line
-    python -m bench.feedback --device cuda --dims 64 256 --lengths 128 4096
+    python bench/feedback.py                  # table on stdout
+    python bench/feedback.py --json           # one JSON object per line
+    python bench/feedback.py --device cuda --dims 64 256 --lengths 128 4096
 """
 
 from __future__ import annotations

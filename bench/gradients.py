@@ -4,9 +4,9 @@ Figures only, not pass/fail (method.md §5). Each case is measured at initialisa
 short BPTT training, because a fresh GRU forgets within a few steps and then every mode's
 gradient looks alike. From the repository root:
 
-    python -m bench.gradients                    # tables on stdout
-    python -m bench.gradients --json             # one JSON object per (task, train steps, mode)
-    python -m bench.gradients --seeds 0 1 2 --train-steps 0 200
+    python bench/gradients.py                    # tables on stdout
+    python bench/gradients.py --json             # one JSON object per (task, train steps, mode)
+    python bench/gradients.py --seeds 0 1 2 --train-steps 0 200
 """
 
 from __future__ import annotations

@@ -54,9 +54,9 @@ class DSFOptions:
         """Defaults by device: see the module docstring for why they differ."""
         if device.type == "cuda":
             return DSFOptions(store_gates=False, chunk_steps=1 << 30, kernel="auto")
-        # About 2**16 floats per (chunk, B, D) tensor keeps a chunk's working set in L2 while
+        # About 2**17 floats per (chunk, B, D) tensor keeps a chunk's working set in L2 while
         # its matmuls still have thousands of rows.
-        return DSFOptions(store_gates=True, chunk_steps=max(8, (1 << 16) // (batch * hidden)))
+        return DSFOptions(store_gates=True, chunk_steps=max(8, (1 << 17) // (batch * hidden)))
 
 
 @dataclass

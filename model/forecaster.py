@@ -67,13 +67,15 @@ class Forecaster:
                 f"{len(series)} rows are too few for context {self.context} and horizon "
                 f"{self.horizon}: at least {self.minimum_rows()} are needed"
             )
-        split = validation_start or self._default_split(len(series))
+        split = self._default_split(len(series)) if validation_start is None else validation_start
         self.scaling = Scaling.fit(
             SeriesArrays(series.target[:split], series.known[:split], series.observed[:split])
         )
         maker = WindowMaker(series, self.scaling, self.context, self.horizon)
         train_starts = maker.starts(self.context, split)
-        validation_starts = maker.starts(split, len(series))
+        validation_starts = _evenly(
+            maker.starts(split, len(series)), self.train_config.validation_windows
+        )
         if len(train_starts) == 0 or len(validation_starts) == 0:
             raise ValueError(f"{len(series)} rows leave no training or validation windows")
         torch.manual_seed(self.train_config.seed)
@@ -184,3 +186,11 @@ class Forecaster:
         if self.network is None or self.scaling is None:
             raise RuntimeError("the forecaster is not fitted: call fit() or load() first")
         return self.network, self.scaling
+
+
+def _evenly(starts: np.ndarray, most: int) -> np.ndarray:
+    """At most `most` of `starts`, evenly spread: neighbouring windows overlap almost entirely,
+    so scoring every one of thousands costs epochs of time and tells little more."""
+    if len(starts) <= most:
+        return starts
+    return starts[np.linspace(0, len(starts) - 1, most).round().astype(int)]

@@ -39,6 +39,7 @@ class TrainConfig:
     warmup_fraction: float = 0.05
     loss_warmup: int = 16
     validation_fraction: float = 0.2
+    validation_windows: int = 512
     adapt_every: int = 10
     adapt_momentum: float = 0.9
     lam_max: float = 0.99

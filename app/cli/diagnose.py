@@ -194,48 +194,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=defaults.task,
         help=f"what to forecast (default {defaults.task})",
     )
-    parser.add_argument(
-        "--delay",
-        type=int,
-        default=defaults.delay,
-        help=f"delayed-copy: steps to remember (default {defaults.delay})",
-    )
-    parser.add_argument(
-        "--steps",
-        type=int,
-        default=defaults.steps,
-        help=f"sequence length T (default {defaults.steps})",
-    )
-    parser.add_argument(
-        "--hidden",
-        type=int,
-        default=defaults.hidden,
-        help=f"GRU units per layer (default {defaults.hidden})",
-    )
-    parser.add_argument(
-        "--layers",
-        type=int,
-        default=defaults.layers,
-        help=f"GRU layers (default {defaults.layers})",
-    )
-    parser.add_argument(
-        "--batch",
-        type=int,
-        default=defaults.batch,
-        help=f"windows in the batch (default {defaults.batch})",
-    )
-    parser.add_argument(
-        "--horizon",
-        type=int,
-        default=defaults.horizon,
-        help=f"forecast steps H (default {defaults.horizon})",
-    )
-    parser.add_argument(
-        "--train-steps",
-        type=int,
-        default=defaults.train_steps,
-        help="BPTT steps to train first, so the network has memory (default 0)",
-    )
+    sizes = {
+        "delay": "delayed-copy: steps to remember",
+        "steps": "sequence length T",
+        "hidden": "GRU units per layer",
+        "layers": "GRU layers",
+        "batch": "windows in the batch",
+        "horizon": "forecast steps H",
+        "train_steps": "BPTT steps to train first, so the network has memory",
+    }
+    for field, text in sizes.items():
+        default = getattr(defaults, field)
+        parser.add_argument(
+            f"--{field.replace('_', '-')}",
+            type=int,
+            default=default,
+            help=f"{text} (default {default})",
+        )
     parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default 0)")
     parser.add_argument(
         "--modes",

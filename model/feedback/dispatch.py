@@ -1,7 +1,7 @@
 """Kernel registry, input validation and the automatic kernel choice.
 
 Why ``kernel="auto"`` picks what it does. Medians in ms, float32, 2-core CPU, torch 2.13,
-2 intra-op threads, machine otherwise idle (``python -m bench.feedback``):
+2 intra-op threads, machine otherwise idle (``python bench/feedback.py``):
 
     B   D     T   sequential    scan     fft   chunked(C=64)
     32  64   128      0.28      0.74    2.42     2.16

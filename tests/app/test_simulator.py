@@ -1,6 +1,5 @@
 import argparse
 import io
-import time
 
 import numpy as np
 import pandas as pd
@@ -78,13 +77,6 @@ def test_minute_frequency_gives_1440_rows_per_day():
     frame = simulate_line(LineConfig(freq="min", days=3), seed=0)
     assert len(frame) == 3 * 1440
     assert (frame.groupby(frame.index.date).size() == 1440).all()
-
-
-def test_a_year_of_minutes_is_fast():
-    began = time.perf_counter()
-    frame = simulate_line(LineConfig(freq="min", days=365, covariates=True), seed=0)
-    assert len(frame) == 525_600
-    assert time.perf_counter() - began < 5.0
 
 
 def test_without_random_stops_nan_is_exactly_the_planned_stops():

@@ -1,5 +1,6 @@
 """The forecaster trains for real (small and fast), saves, loads and forecasts."""
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -118,4 +119,4 @@ def test_learning_rate_warms_up_then_decays() -> None:
     factors = [learning_rate_factor(step, 100, 10) for step in range(100)]
     assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
     assert factors[10] == pytest.approx(1.0) and factors[-1] == pytest.approx(0.1, abs=1e-3)
-    assert all(a >= b for a, b in zip(factors[10:], factors[11:], strict=False))
+    assert all(a >= b for a, b in itertools.pairwise(factors[10:]))

@@ -47,7 +47,7 @@ def test_bad_files_name_the_problem(tmp_path: Path, text: str, message: str) -> 
 
 
 def test_missing_column_lists_the_columns(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="column 'z' not in .*; columns: a, b"):
+    with pytest.raises(InputError, match=r"column 'z' not in .*; columns: a, b"):
         read_csv_column(_write(tmp_path, "a,b\n1,2\n"), "z")
 
 
