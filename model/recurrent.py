@@ -50,7 +50,6 @@ class RecurrentStack(nn.Module):
             self.register_buffer(f"lam_{index}", lam.clone())
             _chrono_update_gate(gru, lam)
         self.probes: list[JacobianProbe] | None = None
-        self.dsf_options: DSFOptions | None = None
 
     def feedback(self, index: int) -> Tensor:
         """λ of layer `index`, shape (D,)."""
@@ -73,7 +72,7 @@ class RecurrentStack(nn.Module):
         lam = self.feedback(index)
         if mode.name == "ft-bptt":
             lam = torch.zeros_like(lam)
-        options = self.dsf_options or DSFOptions.for_device(x.device, x.shape[1], gru.hidden_size)
+        options = DSFOptions.for_device(x.device, x.shape[1], gru.hidden_size)
         probe = self.probes[index] if self.probes is not None else None
         weights = (gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0)
         return DSFGRUFunction.apply(x, *weights, h0, lam.to(x.dtype), options, probe)
