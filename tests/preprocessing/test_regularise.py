@@ -1,5 +1,4 @@
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,8 +11,7 @@ from preprocessing.regularise import (
     periods_for,
     regularise,
 )
-
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+from tests.shared_data import shared_data
 
 
 def _hourly(values: list[float], start: str = "2026-01-01") -> pd.Series:
@@ -184,9 +182,7 @@ def test_bad_config_is_refused() -> None:
 
 
 def test_nab_machine_temperature_regularises_to_five_minutes() -> None:
-    path = DATA / "nab_machine_temperature.csv"
-    if not path.is_file():
-        pytest.skip(f"real data set not present at {path}")
+    path = shared_data("nab_machine_temperature.csv")
     frame = pd.read_csv(path, parse_dates=["timestamp"], index_col="timestamp")
     assert infer_step(frame.index) == pd.Timedelta("5min")
     result, counts = regularise(frame[["value"]])

@@ -7,7 +7,6 @@ Statistical outcomes are asserted over seeds 0..4 (all pass; margins are wide: d
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,9 +20,9 @@ from preprocessing.seasonality import (
     next_phase,
     seasonal_profile,
 )
+from tests.shared_data import shared_data
 
 SEEDS = range(5)
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 CANDIDATES = {"day": 24, "week": 168, "odd": 17}  # 17: not a harmonic of 24 or 168
 
 
@@ -140,8 +139,6 @@ def test_long_series_is_fitted_on_the_tail_and_noted() -> None:
 
 
 def test_etth1_ot_shows_daily_period() -> None:
-    path = DATA / "ETTh1.csv"
-    if not path.exists():
-        pytest.skip(f"real data not present: {path}")
+    path = shared_data("ETTh1.csv")
     ot = pd.read_csv(path, usecols=["OT"])["OT"].to_numpy()
     assert 24 in [d.period for d in detect_periods(ot, {"day": 24, "week": 168})]

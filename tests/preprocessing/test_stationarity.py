@@ -5,7 +5,6 @@ the seeds below are the first five, all of which pass; the rates over 0..19 are 
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,9 +16,9 @@ from preprocessing.stationarity import (
     assess_stationarity,
     kpss,
 )
+from tests.shared_data import shared_data
 
 SEEDS = range(5)
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def _ar1(rng: np.random.Generator, n: int, phi: float) -> np.ndarray:
@@ -169,9 +168,7 @@ def test_report_json_round_trip() -> None:
 
 
 def test_etth1_ot_not_stationary_but_its_difference_is() -> None:
-    path = DATA / "ETTh1.csv"
-    if not path.exists():
-        pytest.skip(f"real-data check needs {path}, which is absent")
+    path = shared_data("ETTh1.csv")
     ot = pd.read_csv(path, usecols=["OT"])["OT"].to_numpy()[:2000]
     assert assess_stationarity(ot).verdict != "stationary"
     assert assess_stationarity(np.diff(ot)).verdict == "stationary"
