@@ -155,7 +155,7 @@ def main() -> None:
                 "steps": forecaster.report.steps,
                 "ms_per_step": round(1e3 * seconds / forecaster.report.steps, 1),
                 "best_epoch": forecaster.report.best_epoch + 1,
-                "validation_loss": round(min(forecaster.report.validation_loss), 5),
+                "validation_loss": round(forecaster.report.best_validation_loss, 5),
             }
         )
         if not args.json:

@@ -61,8 +61,16 @@ class TrainReport:
     train_loss: list[float] = field(default_factory=list)
     validation_loss: list[float] = field(default_factory=list)
     best_epoch: int = -1
+    initial_validation_loss: float = math.inf
     steps: int = 0
     seconds: float = 0.0
+
+    @property
+    def best_validation_loss(self) -> float:
+        """Validation loss of the weights kept: the best epoch's, or the untrained network's."""
+        if self.best_epoch < 0:
+            return self.initial_validation_loss
+        return self.validation_loss[self.best_epoch]
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -143,7 +151,16 @@ def train(
     if mode.name == "dsf-adaptive":
         network.stack.start_probing()
     report = TrainReport(mode=str(mode))
-    best_loss, best_state, stale = math.inf, copy.deepcopy(network.state_dict()), 0
+    # The untrained network repeats the last value (see model.network): scoring it first means
+    # training is kept only if it beats that, and best_epoch stays -1 if it never does.
+    report.initial_validation_loss = estimate_loss(
+        network, maker, validation_starts, device, quantiles
+    )
+    best_loss, best_state, stale = (
+        report.initial_validation_loss,
+        copy.deepcopy(network.state_dict()),
+        0,
+    )
     started = time.perf_counter()
     bar = tqdm(total=total, disable=not progress, unit="step", dynamic_ncols=True)
     for epoch in range(config.max_epochs):
@@ -164,7 +181,7 @@ def train(
             bar.update()
             bar.set_postfix(
                 loss=f"{loss.item():.4f}",
-                val=f"{best_loss:.4f}" if best_loss < math.inf else "-",
+                val=f"{best_loss:.4f}",
                 steps_s=f"{report.steps / (time.perf_counter() - started):.1f}",
             )
         val = estimate_loss(network, maker, validation_starts, device, quantiles)

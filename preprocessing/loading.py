@@ -65,12 +65,11 @@ def read_csv_column(
     history = numeric[column].iloc[: len(numeric) - future_rows]
     if history.notna().sum() == 0:
         raise InputError(f"column {column!r} has no values")
-    finite = np.isfinite(history.to_numpy(dtype=float, na_value=np.nan))
-    if not finite.all() and np.isinf(history.to_numpy(dtype=float, na_value=0.0)).any():
+    if np.isinf(history.to_numpy(dtype=float, na_value=0.0)).any():
         raise InputError(f"column {column!r} holds infinite values")
-    filled = int((~finite).sum())
+    filled = int(history.isna().sum())
     numeric.loc[history.index, column] = history.interpolate(limit_direction="both")
-    if numeric[list(covariates)].iloc[: len(numeric)].isna().any().any():
+    if covariates:
         numeric[list(covariates)] = numeric[list(covariates)].interpolate(limit_direction="both")
     return LoadedSeries(numeric, column, filled, future_rows)
 

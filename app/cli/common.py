@@ -6,7 +6,6 @@ import argparse
 from dataclasses import dataclass
 
 import pandas as pd
-from pandas.tseries.frequencies import to_offset
 
 from app.errors import UsageError
 from model.modes import TrainingMode
@@ -14,6 +13,7 @@ from model.network import NetworkConfig
 from model.trainer import TrainConfig
 from model.windows import SeriesArrays
 from preprocessing.loading import InputError, read_csv_column
+from preprocessing.regularise import freq_alias, infer_step
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -52,12 +52,11 @@ def network_and_training(
 
 
 def _step(index: pd.Index) -> str | None:
-    """The most common spacing of a time index as an offset alias ("h", "5min"), if any."""
-    if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
+    """The series' step as an offset alias ("h", "5min"), or None without enough time stamps."""
+    try:
+        return freq_alias(infer_step(index))
+    except ValueError:
         return None
-    spacing = index.to_series().diff().dropna()
-    spacing = spacing[spacing > pd.Timedelta(0)]
-    return to_offset(spacing.mode().iloc[0]).freqstr if len(spacing) else None
 
 
 @dataclass(frozen=True)

@@ -44,10 +44,15 @@ def run(args: argparse.Namespace) -> None:
         extra={"column": args.column, "known": known, "observed": observed, "freq": series.freq},
     )
     report = forecaster.report
+    kept = (
+        f"epoch {report.best_epoch + 1}"
+        if report.best_epoch >= 0
+        else "the untrained network: no epoch beat repeating the last value"
+    )
     print(
         f"trained {args.column!r} with {training.mode} on {forecaster.device}: "
-        f"{report.steps} steps in {report.seconds:.1f}s, best validation loss "
-        f"{min(report.validation_loss):.4f} (epoch {report.best_epoch + 1}); "
+        f"{report.steps} steps in {report.seconds:.1f}s, validation loss "
+        f"{report.best_validation_loss:.4f} (kept {kept}); "
         f"{series.filled} missing values interpolated; saved {args.out}"
     )
 

@@ -27,8 +27,7 @@ def _forecaster(mode: str = "dsf", epochs: int = 6, **training: object) -> Forec
             context=48,
             max_epochs=epochs,
             steps_per_epoch=25,
-            learning_rate=5e-3,
-            **training,
+            **{"learning_rate": 5e-3, **training},
         ),
         device="cpu",
     )
@@ -52,6 +51,18 @@ def test_validation_loss_improved_and_best_epoch_kept(fitted: Forecaster) -> Non
     report = fitted.report
     assert report.validation_loss[report.best_epoch] == min(report.validation_loss)
     assert min(report.validation_loss) < report.validation_loss[0]
+
+
+def test_training_that_never_beats_repeating_the_last_value_is_not_kept() -> None:
+    # A learning rate of 5 wrecks every epoch; on a random walk the last value is the best
+    # median forecast anyway. The untrained network, which repeats it, must be what remains.
+    walk = SeriesArrays.of(np.cumsum(np.random.default_rng(0).normal(size=900)))
+    forecaster = _forecaster(epochs=3, learning_rate=5.0).fit(walk)
+    report = forecaster.report
+    assert report.best_epoch == -1
+    assert min(report.validation_loss) > report.initial_validation_loss
+    assert report.best_validation_loss == report.initial_validation_loss
+    np.testing.assert_allclose(forecaster.predict(walk).median, walk.target[-1], rtol=1e-6)
 
 
 def test_save_and_load_reproduce_the_forecast(fitted: Forecaster, tmp_path: Path) -> None:
