@@ -42,7 +42,10 @@ def synthetic_batch(steps: int, device: torch.device, seed: int = 0) -> Batch:
     series = series - series[:, :1]
     future = series[:, 1:].unfold(1, HORIZON, 1)[:, :steps]
     empty = series.new_zeros(BATCH, steps + HORIZON, 0)
-    return Batch(series[:, :steps], empty, empty[:, :steps], future, series[:, 0]).to(device)
+    weight = torch.ones_like(future)
+    return Batch(series[:, :steps], empty, empty[:, :steps], future, series[:, 0], weight).to(
+        device
+    )
 
 
 def make_step(network: ForecastNetwork, batch: Batch, mode: str) -> Callable[[], None]:

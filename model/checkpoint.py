@@ -10,6 +10,7 @@ import json
 import platform
 from importlib import metadata
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -34,19 +35,22 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def save_checkpoint(path: Path, state_dict: dict[str, torch.Tensor], document: dict) -> None:
-    """Write weights (moved to the CPU) and a JSON document to `path`."""
+def save_checkpoint(
+    path: Path | BinaryIO, state_dict: dict[str, torch.Tensor], document: dict
+) -> None:
+    """Write weights (moved to the CPU) and a JSON document to `path` (a file or a buffer)."""
     payload = {
         "format": FORMAT,
         "document": json.dumps({**document, "versions": library_versions()}),
         "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(path, Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(payload, path)
 
 
 def load_checkpoint(
-    path: Path, map_location: str | torch.device = "cpu"
+    path: Path | BinaryIO, map_location: str | torch.device = "cpu"
 ) -> tuple[dict[str, torch.Tensor], dict]:
     """Read a checkpoint written by `save_checkpoint`; raise ValueError for anything else."""
     try:

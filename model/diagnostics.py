@@ -337,4 +337,5 @@ def delayed_copy_batch(
         observed=inputs[:, :steps, None],
         future=y[:, 1:].unfold(1, horizon, 1)[:, :steps],  # (B, T, H)
         level=y.new_zeros(batch),
+        weight=y.new_ones(batch, steps, horizon),
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -15,7 +16,7 @@ from model.checkpoint import load_checkpoint, save_checkpoint
 from model.device import pick_device
 from model.network import ForecastNetwork, NetworkConfig
 from model.trainer import TrainConfig, TrainReport, train
-from model.windows import Scaling, SeriesArrays, WindowMaker
+from model.windows import MAX_PLACEHOLDER_SHARE, Scaling, SeriesArrays, WindowMaker
 
 
 @dataclass(frozen=True)
@@ -54,13 +55,19 @@ class Forecaster:
         return self.context + self.horizon + max(2 * self.horizon, 8)
 
     def fit(
-        self, series: SeriesArrays, progress: bool = False, validation_start: int | None = None
+        self,
+        series: SeriesArrays,
+        progress: bool = False,
+        validation_start: int | None = None,
+        valid: np.ndarray | None = None,
     ) -> Forecaster:
         """Train on `series`, holding out its last rows for validation and early stopping.
 
         Validation starts at row `validation_start` (by default after the first
         `1 - validation_fraction` of the rows); training windows end before it, and the scaling
-        is fitted on the rows before it only.
+        is fitted on the rows before it only. `valid` (N,) marks rows that hold real readings;
+        the others are placeholders in a gap: never scored, and a window holding more than
+        `MAX_PLACEHOLDER_SHARE` of them is not used.
         """
         if len(series) < self.minimum_rows():
             raise ValueError(
@@ -71,13 +78,17 @@ class Forecaster:
         self.scaling = Scaling.fit(
             SeriesArrays(series.target[:split], series.known[:split], series.observed[:split])
         )
-        maker = WindowMaker(series, self.scaling, self.context, self.horizon)
-        train_starts = maker.starts(self.context, split)
+        maker = WindowMaker(series, self.scaling, self.context, self.horizon, valid=valid)
+        train_starts = maker.usable_starts(maker.starts(self.context, split))
         validation_starts = _evenly(
-            maker.starts(split, len(series)), self.train_config.validation_windows
+            maker.usable_starts(maker.starts(split, len(series))),
+            self.train_config.validation_windows,
         )
         if len(train_starts) == 0 or len(validation_starts) == 0:
-            raise ValueError(f"{len(series)} rows leave no training or validation windows")
+            raise ValueError(
+                f"{len(series)} rows leave no complete training or validation windows "
+                f"(at most {MAX_PLACEHOLDER_SHARE:.0%} of a window may lie in gaps)"
+            )
         torch.manual_seed(self.train_config.seed)
         self.network = ForecastNetwork(self.network_config)
         self.report = train(
@@ -147,7 +158,7 @@ class Forecaster:
         values = self.forecast_at(extended, np.array([len(series)]))[0]
         return Forecast(self.network_config.quantiles, values)
 
-    def save(self, path: Path, extra: dict | None = None) -> None:
+    def save(self, path: Path | BinaryIO, extra: dict | None = None) -> None:
         """Write weights and configuration, with `extra` (JSON, e.g. column names) alongside."""
         network, scaling = self._fitted()
         save_checkpoint(
@@ -163,7 +174,7 @@ class Forecaster:
         )
 
     @staticmethod
-    def load(path: Path, device: str = "auto") -> tuple[Forecaster, dict]:
+    def load(path: Path | BinaryIO, device: str = "auto") -> tuple[Forecaster, dict]:
         """Load a saved forecaster onto `device` (any checkpoint loads on a CPU-only machine)."""
         target = pick_device(device)
         state_dict, document = load_checkpoint(path, map_location=target)

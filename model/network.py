@@ -129,7 +129,16 @@ def _monotone_quantiles(raw: Tensor, median: int) -> Tensor:
     return torch.cat([centre - below, centre, centre + above], dim=-1)
 
 
-def pinball_loss(forecast: Tensor, actual: Tensor, quantiles: Tensor) -> Tensor:
-    """Mean quantile (pinball) loss; forecast (…, Q), actual (…), quantiles (Q,)."""
+def pinball_loss(
+    forecast: Tensor, actual: Tensor, quantiles: Tensor, weight: Tensor | None = None
+) -> Tensor:
+    """Mean quantile (pinball) loss; forecast (…, Q), actual (…), quantiles (Q,).
+
+    `weight` (…) scores only some targets (0 for a placeholder inside a gap): the mean is then
+    taken over the weighted targets.
+    """
     error = actual.unsqueeze(-1) - forecast
-    return torch.maximum(quantiles * error, (quantiles - 1.0) * error).mean()
+    loss = torch.maximum(quantiles * error, (quantiles - 1.0) * error)
+    if weight is None:
+        return loss.mean()
+    return (loss.mean(-1) * weight).sum() / weight.sum().clamp_min(1.0)

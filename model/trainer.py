@@ -105,7 +105,9 @@ def batch_loss(
     """Pinball loss over every step after the first `loss_warmup` (too little context there)."""
     forecast = network(batch.target, batch.known, batch.observed, mode)
     skip = min(loss_warmup, batch.target.shape[1] - 1)
-    return pinball_loss(forecast[:, skip:], batch.future[:, skip:], quantiles)
+    return pinball_loss(
+        forecast[:, skip:], batch.future[:, skip:], quantiles, batch.weight[:, skip:]
+    )
 
 
 @torch.no_grad()
@@ -117,15 +119,19 @@ def estimate_loss(
     quantiles: torch.Tensor,
     batch_rows: int = 256,
 ) -> float:
-    """Pinball loss of the last step's forecast (the one served) over all `starts`."""
+    """Pinball loss of the last step's forecast (the one served) over all `starts`, scored on
+    real readings only."""
     network.eval()
-    total = 0.0
+    total, scored = 0.0, 0.0
     for i in range(0, len(starts), batch_rows):
         batch = maker.batch(starts[i : i + batch_rows]).to(device)
         forecast = network(batch.target, batch.known, batch.observed)[:, -1]
-        total += pinball_loss(forecast, batch.future[:, -1], quantiles).item() * len(batch.level)
+        weight = batch.weight[:, -1]
+        loss = pinball_loss(forecast, batch.future[:, -1], quantiles, weight)
+        total += loss.item() * weight.sum().item()
+        scored += weight.sum().item()
     network.train()
-    return total / max(len(starts), 1)
+    return total / max(scored, 1.0)
 
 
 def train(

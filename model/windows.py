@@ -13,6 +13,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+# Most placeholder rows (inside a gap) a window may hold, in training and in a forecast's context.
+MAX_PLACEHOLDER_SHARE = 0.25
+
 
 @dataclass(frozen=True)
 class SeriesArrays:
@@ -97,6 +100,7 @@ class Batch:
     observed    (B, T, O)     observed covariates over the context
     future      (B, T, H)     target at t+1..t+H for every step t
     level       (B,)          each window's first value, in original units
+    weight      (B, T, H)     1 where that future target is a real reading
     ==========  ============  ===============================================
     """
 
@@ -105,12 +109,13 @@ class Batch:
     observed: Tensor
     future: Tensor
     level: Tensor
+    weight: Tensor
 
     def to(self, device: torch.device) -> Batch:
         return Batch(
             *(
                 getattr(self, f).to(device)
-                for f in ("target", "known", "observed", "future", "level")
+                for f in ("target", "known", "observed", "future", "level", "weight")
             )
         )
 
@@ -125,8 +130,13 @@ class WindowMaker:
         context: int,
         horizon: int,
         dtype: torch.dtype = torch.float32,
+        valid: np.ndarray | None = None,
     ) -> None:
+        """`valid` (N,) marks real readings; other rows are placeholders inside a gap, read as
+        inputs but never scored (see `usable_starts`)."""
         known, observed = scaling.covariates(series)
+        real = np.ones(len(series), dtype=bool) if valid is None else np.asarray(valid, bool)
+        self.valid = torch.tensor(real, dtype=dtype)
         self.target = torch.tensor(series.target, dtype=dtype)
         self.known = torch.tensor(known, dtype=dtype)
         self.observed = torch.tensor(observed, dtype=dtype)
@@ -148,12 +158,14 @@ class WindowMaker:
         level = raw[:, :1]
         scaled = (raw - level) / self.scale
         future = scaled[:, 1:].unfold(1, self.horizon, 1)[:, : self.context]  # (B, T, H)
+        weight = self.valid[index][:, 1:].unfold(1, self.horizon, 1)[:, : self.context]
         return Batch(
             target=scaled[:, : self.context],
             known=self.known[index],
             observed=self.observed[index[:, : self.context]],
             future=future,
             level=level[:, 0],
+            weight=weight,
         )
 
     def inputs(self, starts: np.ndarray) -> Batch:
@@ -168,4 +180,16 @@ class WindowMaker:
             observed=self.observed[index],
             future=raw.new_zeros(len(starts), 0, self.horizon),
             level=level[:, 0],
+            weight=raw.new_zeros(len(starts), 0, self.horizon),
         )
+
+    def usable_starts(self, starts: np.ndarray) -> np.ndarray:
+        """The starts whose window holds at most `MAX_PLACEHOLDER_SHARE` placeholder rows.
+
+        A production line stops for hours every few days, so demanding gap-free windows of a
+        week would leave none; a window that is mostly placeholders teaches nothing real.
+        """
+        span = self.context + self.horizon
+        missing = np.concatenate(([0.0], np.cumsum(1.0 - self.valid.double().numpy())))
+        share = (missing[starts + span] - missing[starts]) / span
+        return starts[share <= MAX_PLACEHOLDER_SHARE]

@@ -1,9 +1,8 @@
 """Read a column of a CSV into a checked series, with errors that name the problem.
 
-The frame returned is sorted by time when the file has a time column, numeric, and has its
-missing target values filled by linear interpolation (counted, so callers can report it). The
-full cleaning pipeline (gaps kept as gaps, outliers, seasonality) belongs to `preprocessing`'s
-later stages; this module only guarantees a finite series.
+The frame returned is sorted by time when the file has a time column and numeric; missing and
+infinite readings are left as they are, for the pipeline (`preprocessing.pipeline`) to count
+and repair, so that a long gap is never papered over here.
 """
 
 from __future__ import annotations
@@ -23,19 +22,22 @@ class InputError(ValueError):
 
 @dataclass(frozen=True)
 class LoadedSeries:
-    """Numeric columns of a CSV on its time axis (if it has one), target gaps filled.
+    """Numeric columns of a CSV on its time axis (if it has one), as read.
 
     `future_rows` counts trailing rows with an empty target: they carry known covariates for
-    the steps to forecast.
+    the steps to forecast. `missing` counts empty target values before them.
     """
 
     frame: pd.DataFrame
     column: str
-    filled: int
+    missing: int
     future_rows: int
 
     def history(self) -> pd.DataFrame:
         return self.frame.iloc[: len(self.frame) - self.future_rows]
+
+    def future(self) -> pd.DataFrame:
+        return self.frame.iloc[len(self.frame) - self.future_rows :]
 
 
 def read_csv_column(
@@ -44,7 +46,7 @@ def read_csv_column(
     """Load `column` (and covariate columns) from a CSV file, checked.
 
     Raises InputError for a missing or unreadable file, a missing column (listing those that
-    exist), non-numeric values (naming the first bad row), or a target with no values.
+    exist), non-numeric values (naming the first bad row), or a target with no finite values.
     """
     path = Path(path)
     if not path.is_file():
@@ -63,15 +65,9 @@ def read_csv_column(
     numeric = frame[list(dict.fromkeys(wanted))].apply(_numeric_column)
     future_rows = _trailing_empty(numeric[column]) if allow_future_rows else 0
     history = numeric[column].iloc[: len(numeric) - future_rows]
-    if history.notna().sum() == 0:
-        raise InputError(f"column {column!r} has no values")
-    if np.isinf(history.to_numpy(dtype=float, na_value=0.0)).any():
-        raise InputError(f"column {column!r} holds infinite values")
-    filled = int(history.isna().sum())
-    numeric.loc[history.index, column] = history.interpolate(limit_direction="both")
-    if covariates:
-        numeric[list(covariates)] = numeric[list(covariates)].interpolate(limit_direction="both")
-    return LoadedSeries(numeric, column, filled, future_rows)
+    if not np.isfinite(history.to_numpy(dtype=float, na_value=np.nan)).any():
+        raise InputError(f"column {column!r} has no finite values")
+    return LoadedSeries(numeric, column, int(history.isna().sum()), future_rows)
 
 
 def _separator(path: Path) -> str:

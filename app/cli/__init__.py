@@ -11,10 +11,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from app.cli import demo, diagnose, forecast, simulate, train
+from app.cli import analyze, demo, diagnose, forecast, migrate, simulate, train
 from app.errors import UsageError
 
-_COMMANDS = (simulate, train, forecast, diagnose, demo)
+_COMMANDS = (simulate, analyze, train, forecast, diagnose, demo, migrate)
 
 
 def build_parser() -> argparse.ArgumentParser:

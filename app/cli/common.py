@@ -1,9 +1,8 @@
-"""Pieces the train, forecast and demo commands share: options, and reading series."""
+"""Pieces the train, forecast, analyze and demo commands share: options, and reading series."""
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 
 import pandas as pd
 
@@ -11,9 +10,11 @@ from app.errors import UsageError
 from model.modes import TrainingMode
 from model.network import NetworkConfig
 from model.trainer import TrainConfig
-from model.windows import SeriesArrays
-from preprocessing.loading import InputError, read_csv_column
-from preprocessing.regularise import freq_alias, infer_step
+from preprocessing.calendar import CalendarConfig
+from preprocessing.loading import TIME_COLUMNS, InputError, LoadedSeries, read_csv_column
+from preprocessing.pipeline import PipelineConfig
+from preprocessing.regularise import RegulariseConfig
+from preprocessing.trend import TREND_KINDS
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -25,12 +26,57 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed")
 
 
+def add_preprocessing_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--freq", help="sampling step such as h or 5min (default: inferred)")
+    parser.add_argument(
+        "--trend",
+        default="auto",
+        choices=("auto", *TREND_KINDS),
+        help="trend to remove (default auto: chosen from ADF and KPSS)",
+    )
+    parser.add_argument(
+        "--periods", help="comma-separated seasonal periods in steps (default: detected)"
+    )
+    parser.add_argument(
+        "--max-fill", type=int, default=3, help="longest gap (steps) filled by interpolation"
+    )
+
+
+def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
+    """The preprocessing options as a config, their checks turned into usage errors."""
+    try:
+        periods = (
+            tuple(int(p) for p in args.periods.split(",") if p.strip()) if args.periods else None
+        )
+        return PipelineConfig(
+            regularise=RegulariseConfig(freq=args.freq, max_fill=args.max_fill),
+            trend=args.trend,
+            periods=periods,
+        )
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+
+
+def calendar_config(args: argparse.Namespace) -> CalendarConfig | None:
+    if args.no_calendar:
+        return None
+    try:
+        shifts = tuple(float(h) for h in args.shifts.split(",") if h.strip()) if args.shifts else ()
+        return CalendarConfig(timezone=args.timezone, shift_starts=shifts)
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+
+
 def network_and_training(
     args: argparse.Namespace, known: int, observed: int
 ) -> tuple[NetworkConfig, TrainConfig]:
-    """Build the configurations, turning their checks into one-line usage errors."""
+    """Build the configurations, turning their checks into one-line usage errors.
+
+    With `--mode auto` the training config carries "dsf" until preprocessing decides.
+    """
     try:
-        TrainingMode.parse(args.mode)
+        mode = "dsf" if args.mode == "auto" else args.mode
+        TrainingMode.parse(mode)
         network = NetworkConfig(
             horizon=args.horizon,
             hidden=args.hidden,
@@ -40,7 +86,7 @@ def network_and_training(
             tau_max=float(max(args.context, 1)),
         )
         training = TrainConfig(
-            mode=args.mode,
+            mode=mode,
             context=args.context,
             max_epochs=args.epochs,
             steps_per_epoch=args.steps_per_epoch,
@@ -51,39 +97,19 @@ def network_and_training(
     return network, training
 
 
-def _step(index: pd.Index) -> str | None:
-    """The series' step as an offset alias ("h", "5min"), or None without enough time stamps."""
+def load_csv(
+    path: str, column: str, covariates: tuple[str, ...] = (), allow_future_rows: bool = False
+) -> LoadedSeries:
+    """Read a CSV with a time column; every problem becomes a one-line usage error."""
     try:
-        return freq_alias(infer_step(index))
-    except ValueError:
-        return None
-
-
-@dataclass(frozen=True)
-class CommandSeries:
-    """A loaded series as the model reads it, plus what the command reports about it."""
-
-    arrays: SeriesArrays
-    index: pd.Index
-    filled: int
-    freq: str | None
-    future_known: pd.DataFrame
-
-
-def load_series(
-    path: str, column: str, known: list[str], observed: list[str], allow_future_rows: bool = False
-) -> CommandSeries:
-    try:
-        loaded = read_csv_column(path, column, tuple(known + observed), allow_future_rows)
+        loaded = read_csv_column(path, column, covariates, allow_future_rows)
     except InputError as error:
         raise UsageError(str(error)) from error
-    history = loaded.history()
-    index = history.index
-    freq = _step(index)
-    arrays = SeriesArrays.of(
-        history[column].to_numpy(),
-        history[known].to_numpy() if known else None,
-        history[observed].to_numpy() if observed else None,
-    )
-    future = loaded.frame.iloc[len(history) :][known]
-    return CommandSeries(arrays, index, loaded.filled, freq, future)
+    if not isinstance(loaded.frame.index, pd.DatetimeIndex):
+        raise UsageError(f"{path} needs a time column named one of: {', '.join(TIME_COLUMNS)}")
+    return loaded
+
+
+def columns(text: str) -> tuple[str, ...]:
+    """Comma-separated column names."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())

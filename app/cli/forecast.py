@@ -1,7 +1,8 @@
 """`linecast forecast`: forecast the steps after the end of a CSV column with a saved model.
 
-With known covariates, the CSV ends with `horizon` rows whose target is empty and whose known
-columns give the plan for the forecast steps.
+The answer is in the column's own units: the model forecasts in the preprocessed space and the
+fitted pipeline adds the trend and seasons back. With known covariates, the CSV ends with
+`horizon` rows whose target is empty and whose known columns give the plan for those steps.
 """
 
 from __future__ import annotations
@@ -10,11 +11,9 @@ import argparse
 import json
 from pathlib import Path
 
-import pandas as pd
-
-from app.cli.common import load_series
+from app.cli.common import load_csv
 from app.errors import UsageError
-from model.forecaster import Forecast, Forecaster
+from model.line_model import LineForecast, LineModel
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,7 +22,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--model", required=True, metavar="FILE", help="model file from train")
     parser.add_argument("--csv", required=True, metavar="PATH", help="input CSV file")
-    parser.add_argument("--column", required=True, help="target column")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda...")
     parser.set_defaults(handler=run)
@@ -34,66 +32,44 @@ def run(args: argparse.Namespace) -> None:
     if not path.is_file():
         raise UsageError(f"model file not found: {path}")
     try:
-        forecaster, extra = Forecaster.load(path, device=args.device)
+        model = LineModel.load(path, device=args.device)
     except ValueError as error:
         raise UsageError(str(error)) from error
-    known = list(extra.get("known", []))
-    series = load_series(
-        args.csv, args.column, known, list(extra.get("observed", [])), allow_future_rows=bool(known)
+    spec = model.spec
+    loaded = load_csv(
+        args.csv, spec.target, spec.known + spec.observed, allow_future_rows=bool(spec.known)
     )
-    if len(series.arrays) < forecaster.context:
-        raise UsageError(
-            f"{args.csv} has {len(series.arrays)} rows of {args.column!r}; the "
-            f"model reads {forecaster.context}"
-        )
-    future_known = None
-    if known:
-        if len(series.future_known) < forecaster.horizon:
-            raise UsageError(
-                f"the model uses known covariates {known}: end the CSV with "
-                f"{forecaster.horizon} rows of them and an empty {args.column!r}"
-            )
-        future_known = series.future_known.to_numpy()[: forecaster.horizon]
-    forecast = forecaster.predict(series.arrays, future_known)
-    stamps = _future_stamps(series.index, series.freq or extra.get("freq"), forecaster.horizon)
+    try:
+        forecast = model.forecast(loaded.history(), loaded.future() if spec.known else None)
+    except ValueError as error:
+        raise UsageError(str(error)) from error
     if args.json:
-        print(json.dumps(forecast_json(forecast, stamps, args.column, forecaster)))
+        print(json.dumps(forecast_json(forecast, model)))
     else:
-        print(forecast_table(forecast, stamps))
+        print(forecast_table(forecast))
 
 
-def _future_stamps(index: pd.Index, freq: str | None, horizon: int) -> list[str] | None:
-    if not isinstance(index, pd.DatetimeIndex) or freq is None or len(index) == 0:
-        return None
-    stamps = pd.date_range(index[-1], periods=horizon + 1, freq=freq)[1:]
-    return [s.isoformat() for s in stamps]
-
-
-def forecast_json(
-    forecast: Forecast, stamps: list[str] | None, column: str, forecaster: Forecaster
-) -> dict:
-    rows = []
-    for step, values in enumerate(forecast.values, start=1):
-        row: dict = {"step": step}
-        if stamps:
-            row["timestamp"] = stamps[step - 1]
-        row.update({f"q{q:g}": float(v) for q, v in zip(forecast.quantiles, values, strict=True)})
-        rows.append(row)
+def forecast_json(forecast: LineForecast, model: LineModel) -> dict:
+    rows = [
+        {"step": step, "timestamp": stamp.isoformat(), **{k: float(v) for k, v in row.items()}}
+        for step, (stamp, row) in enumerate(forecast.values.iterrows(), start=1)
+    ]
     return {
-        "column": column,
-        "horizon": forecaster.horizon,
-        "quantiles": list(forecast.quantiles),
-        "mode": forecaster.train_config.mode,
+        "column": model.spec.target,
+        "horizon": model.horizon,
+        "quantiles": list(model.network_config.quantiles),
+        "mode": model.mode.used if model.mode else None,
+        "origin": forecast.origin.isoformat(),
+        "filled_context": forecast.filled_context,
         "forecast": rows,
     }
 
 
-def forecast_table(forecast: Forecast, stamps: list[str] | None) -> str:
-    """A plain table: step, time stamp if known, then one column per quantile."""
-    header = ["step"] + (["timestamp"] if stamps else []) + [f"q{q:g}" for q in forecast.quantiles]
+def forecast_table(forecast: LineForecast) -> str:
+    """A plain table: step, time stamp, then one column per quantile."""
+    header = ["step", "timestamp", *forecast.values.columns]
     lines = ["  ".join(f"{h:>25}" if h == "timestamp" else f"{h:>10}" for h in header)]
-    for step, values in enumerate(forecast.values, start=1):
-        cells = [f"{step:>10}"] + ([f"{stamps[step - 1]:>25}"] if stamps else [])
-        cells += [f"{v:>10.3f}" for v in values]
+    for step, (stamp, row) in enumerate(forecast.values.iterrows(), start=1):
+        cells = [f"{step:>10}", f"{stamp.isoformat():>25}", *(f"{v:>10.3f}" for v in row)]
         lines.append("  ".join(cells))
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""`linecast train`: fit a forecaster on one column of a CSV file and save it."""
+"""`linecast train`: preprocess one column of a CSV file, train a forecaster on it, save it."""
 
 from __future__ import annotations
 
@@ -6,9 +6,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.cli.common import add_model_options, load_series, network_and_training
+from app.cli.common import (
+    add_model_options,
+    add_preprocessing_options,
+    calendar_config,
+    columns,
+    load_csv,
+    network_and_training,
+    pipeline_config,
+)
 from app.errors import UsageError
-from model.forecaster import Forecaster
+from model.line_model import LineModel, LineSpec
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,43 +27,55 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--column", required=True, help="target column to forecast")
     parser.add_argument("--horizon", type=int, required=True, help="steps to forecast")
     parser.add_argument(
-        "--mode", default="dsf", help="bptt, tbptt:K, ft-bptt, dsf or dsf-adaptive (default dsf)"
+        "--mode",
+        default="auto",
+        help="auto (dsf if preprocessing makes the series stationary, else bptt), bptt, "
+        "tbptt:K, ft-bptt, dsf or dsf-adaptive (default auto)",
     )
     parser.add_argument("--out", required=True, metavar="FILE", help="model file to write")
     parser.add_argument("--known", default="", help="comma-separated known-in-advance columns")
     parser.add_argument("--observed", default="", help="comma-separated observed-only columns")
+    parser.add_argument(
+        "--timezone", default="UTC", help="plant's IANA time zone for calendar features"
+    )
+    parser.add_argument("--shifts", help="comma-separated local shift start hours, e.g. 6,14,22")
+    parser.add_argument("--no-calendar", action="store_true", help="no calendar features")
     parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda...")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_model_options(parser)
+    add_preprocessing_options(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> None:
-    known, observed = _columns(args.known), _columns(args.observed)
-    network, training = network_and_training(args, known=len(known), observed=len(observed))
-    series = load_series(args.csv, args.column, known, observed)
+    known, observed = columns(args.known), columns(args.observed)
+    network, training = network_and_training(args, known=0, observed=0)
+    spec = LineSpec(
+        target=args.column,
+        known=known,
+        observed=observed,
+        mode=args.mode,
+        calendar=calendar_config(args),
+        pipeline=pipeline_config(args),
+    )
+    loaded = load_csv(args.csv, args.column, known + observed)
     try:
-        forecaster = Forecaster(network, training, device=args.device)
-        forecaster.fit(series.arrays, progress=not args.quiet and sys.stderr.isatty())
+        model = LineModel(spec, network, training, device=args.device)
+        model.fit(loaded.history(), progress=not args.quiet and sys.stderr.isatty())
     except ValueError as error:
         raise UsageError(str(error)) from error
-    forecaster.save(
-        Path(args.out),
-        extra={"column": args.column, "known": known, "observed": observed, "freq": series.freq},
-    )
-    report = forecaster.report
+    model.save(Path(args.out))
+    report, mode = model.forecaster.report, model.mode
     kept = (
         f"epoch {report.best_epoch + 1}"
         if report.best_epoch >= 0
         else "the untrained network: no epoch beat repeating the last value"
     )
     print(
-        f"trained {args.column!r} with {training.mode} on {forecaster.device}: "
-        f"{report.steps} steps in {report.seconds:.1f}s, validation loss "
-        f"{report.best_validation_loss:.4f} (kept {kept}); "
-        f"{series.filled} missing values interpolated; saved {args.out}"
+        f"preprocessing: {model.pipeline.report.dsf_verdict}; trend {model.pipeline.report.trend}"
     )
-
-
-def _columns(text: str) -> list[str]:
-    return [name.strip() for name in text.split(",") if name.strip()]
+    print(
+        f"trained {args.column!r} with {mode.used} (asked {mode.requested}) on "
+        f"{model.forecaster.device}: {report.steps} steps in {report.seconds:.1f}s, validation "
+        f"loss {report.best_validation_loss:.4f} (kept {kept}); saved {args.out}"
+    )

@@ -8,6 +8,7 @@ import torch
 
 from app.cli import main
 from app.simulator import LineConfig, simulate_line
+from tests.shared_data import shared_data
 
 FAST = [
     "--context",
@@ -43,8 +44,6 @@ def model_file(line_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
             "throughput",
             "--horizon",
             "12",
-            "--mode",
-            "dsf",
             "--out",
             str(out),
             *FAST,
@@ -66,8 +65,6 @@ def test_forecast_prints_json_with_ordered_quantiles(
                 str(model_file),
                 "--csv",
                 str(line_csv),
-                "--column",
-                "throughput",
                 "--json",
             ]
         )
@@ -78,6 +75,7 @@ def test_forecast_prints_json_with_ordered_quantiles(
     rows = answer["forecast"]
     assert [row["step"] for row in rows] == list(range(1, 13))
     assert rows[0]["timestamp"] == "2026-01-25T00:00:00+00:00"  # one hour after the last row
+    assert answer["origin"] == "2026-01-24T23:00:00+00:00"
     assert all(row["q0.1"] <= row["q0.5"] <= row["q0.9"] for row in rows)
     # A line making ~100 units/h should be forecast in that range, not at zero or 1e6.
     assert all(20 < row["q0.5"] < 250 for row in rows)
@@ -88,6 +86,14 @@ def test_checkpoint_loads_with_weights_only_and_holds_versions(model_file: Path)
     document = json.loads(payload["document"])
     assert document["versions"]["torch"] == torch.__version__
     assert document["training"]["mode"] == "dsf"
+    # --mode auto (the default) is recorded with the verdict that chose DSF.
+    assert document["extra"]["mode"] == {
+        "requested": "auto",
+        "used": "dsf",
+        "reason": "stationary after preprocessing: DSF",
+    }
+    pipeline = json.loads(document["extra"]["pipeline"])
+    assert pipeline["params"]["freq"] == "h" and pipeline["report"]["recommended_mode"] == "dsf"
     assert all(t.device.type == "cpu" for t in payload["state_dict"].values())
 
 
@@ -148,8 +154,45 @@ def test_forecast_rejects_a_file_that_is_not_a_model(
 ) -> None:
     fake = tmp_path / "fake.pt"
     fake.write_bytes(b"not a model")
-    assert (
-        main(["forecast", "--model", str(fake), "--csv", str(line_csv), "--column", "throughput"])
-        == 2
-    )
+    assert main(["forecast", "--model", str(fake), "--csv", str(line_csv)]) == 2
     assert "not a linecast model file" in capsys.readouterr().err
+
+
+def test_analyze_prints_the_report(line_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", "--csv", str(line_csv), "--column", "throughput"]) == 0
+    out = capsys.readouterr().out
+    assert "seasonal periods: " in out and "tests before:" in out and "tests after:" in out
+    assert out.strip().splitlines()[-1].startswith("verdict: stationary after preprocessing: DSF")
+
+
+def test_analyze_json_on_a_semicolon_file_with_a_given_frequency(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = shared_data("skab/valve1-1.csv")
+    code = main(["analyze", "--csv", str(path), "--column", "Temperature", "--freq", "s", "--json"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["freq"] == "s" and report["counts"]["input_rows"] > 1000
+    assert report["steps"][0]["detail"].startswith("step s (given)")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("timestamp,v\n" + "".join(f"2026-01-01T{h:02d}:00Z,3\n" for h in range(24)), "readings"),
+        (
+            "timestamp,v\n"
+            + "".join(f"2026-01-{d:02d}T{h:02d}:00Z,3\n" for d in (1, 2, 3) for h in range(24)),
+            "series is constant",
+        ),
+        ("v\n1\n2\n", "needs a time column"),
+    ],
+)
+def test_analyze_refuses_short_constant_or_timeless_series(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str
+) -> None:
+    path = tmp_path / "series.csv"
+    path.write_text(text)
+    assert main(["analyze", "--csv", str(path), "--column", "v"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from model.network import pinball_loss
 from model.windows import Scaling, SeriesArrays, WindowMaker
 
 
@@ -51,3 +52,39 @@ def test_series_rejects_non_finite_values() -> None:
         SeriesArrays.of(np.array([1.0, np.nan, 3.0]))
     with pytest.raises(ValueError, match="known covariates must have shape"):
         SeriesArrays(np.zeros(3), np.zeros((2, 1)), np.zeros((3, 0)))
+
+
+def _gappy_maker(gap: slice) -> WindowMaker:
+    series = SeriesArrays.of(np.arange(100, dtype=float))
+    valid = np.ones(100, dtype=bool)
+    valid[gap] = False
+    return WindowMaker(series, Scaling.fit(series), 10, 3, dtype=torch.float64, valid=valid)
+
+
+def test_placeholder_targets_get_zero_weight() -> None:
+    maker = _gappy_maker(slice(20, 22))
+    batch = maker.batch(np.array([10]))  # rows 10..22; step t forecasts rows 11+t .. 13+t
+    expected = np.array(
+        [[0.0 if 20 <= 11 + t + h < 22 else 1.0 for h in range(3)] for t in range(10)]
+    )
+    np.testing.assert_array_equal(batch.weight[0].numpy(), expected)
+
+
+def test_windows_mostly_in_a_gap_are_not_used() -> None:
+    maker = _gappy_maker(slice(40, 45))  # 5 of a 13-row window is 38 % > 25 %
+    starts = maker.usable_starts(maker.starts(10, 100))
+    holding_the_whole_gap = [s for s in range(28, 45) if s + 13 >= 45 and s <= 40]
+    assert not set(holding_the_whole_gap) & set(starts.tolist())
+    # Windows holding 3 placeholder rows (23 %) are still used.
+    assert 30 in starts and 42 in starts
+    assert 31 not in starts
+
+
+def test_weighted_pinball_loss_ignores_zero_weight_targets() -> None:
+    quantiles = torch.tensor([0.1, 0.5, 0.9])
+    forecast = torch.zeros(2, 3)
+    actual = torch.tensor([1.0, 1000.0])
+    weighted = pinball_loss(forecast, actual, quantiles, torch.tensor([1.0, 0.0]))
+    assert weighted.item() == pytest.approx(
+        pinball_loss(forecast[:1], actual[:1], quantiles).item()
+    )

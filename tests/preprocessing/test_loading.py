@@ -19,8 +19,8 @@ def test_rows_are_sorted_by_time_and_gaps_counted(tmp_path: Path) -> None:
         "2026-01-01T01:00Z,\n2026-01-01T03:00Z,4\n",
     )
     loaded = read_csv_column(path, "y")
-    assert loaded.frame["y"].tolist() == [1.0, 2.0, 3.0, 4.0]
-    assert loaded.filled == 1
+    np.testing.assert_array_equal(loaded.frame["y"].to_numpy(), [1.0, np.nan, 3.0, 4.0])
+    assert loaded.missing == 1
     assert str(loaded.frame.index.tz) == "UTC"
 
 
@@ -35,8 +35,8 @@ def test_trailing_empty_targets_are_future_rows(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("y\n1\ninf\n", "infinite values"),
-        ("y\n\n\n", "has no values"),
+        ("y\ninf\n-inf\n", "has no finite values"),
+        ("y\n\n\n", "has no finite values"),
         ("timestamp,y\nyesterday,1\n", "unparseable time stamp 'yesterday' in row 2"),
         ("y\n1\ntwo\n", "non-numeric value 'two' at row 3"),
     ],
@@ -51,7 +51,7 @@ def test_missing_column_lists_the_columns(tmp_path: Path) -> None:
         read_csv_column(_write(tmp_path, "a,b\n1,2\n"), "z")
 
 
-def test_values_stay_finite(tmp_path: Path) -> None:
-    loaded = read_csv_column(_write(tmp_path, "x,y\n1,\n2,1\n3,\n4,3\n"), "y")
-    assert loaded.frame["y"].tolist() == [1.0, 1.0, 2.0, 3.0]
-    assert np.isfinite(loaded.frame["y"]).all() and loaded.filled == 2
+def test_missing_and_infinite_readings_are_kept_for_the_pipeline(tmp_path: Path) -> None:
+    loaded = read_csv_column(_write(tmp_path, "x,y\n1,\n2,1\n3,inf\n4,3\n"), "y")
+    np.testing.assert_array_equal(loaded.frame["y"].to_numpy(), [np.nan, 1.0, np.inf, 3.0])
+    assert loaded.missing == 1

@@ -1,0 +1,473 @@
+"""The fitted, invertible preprocessing pipeline: dirty readings in, a stationary series out.
+
+    raw --clean--> y (regular UTC grid, outliers clipped, long gaps NaN)
+      --transform--> z = scale(detrend(y - S(k)))          k = (t - epoch) / step
+
+S(k) is the sum of one fixed profile per seasonal period, indexed by phase k mod period, and
+the trend is a function of k (`preprocessing.trend`) or a first difference. Because every fitted
+part is a function of the time stamp, not of the position in the array, the same parameters
+transform data the pipeline never saw (a forecast's context, a later batch), continue each part
+past the end of the data, and serialise to plain JSON (`to_json`, no pickle).
+
+Why fixed seasonal profiles rather than MSTL's time-varying components: a forecast must continue
+the seasonal part, and a profile (the mean of the last few cycles of MSTL's component) is what
+can be continued. Transforming the history with the same profile keeps the model's inputs and
+its forecasts in one space; a slowly changing shape leaves a little seasonality in the residual,
+which the network sees and can learn, and which retraining refreshes.
+
+Stationarity tests run on at most `test_points` evenly strided points (ending at the last one):
+ADF's lag search costs grow faster than linearly (50,000 points take 12 s), and on tens of
+thousands of points both tests reject for departures far too small to matter to a forecaster.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+
+from preprocessing.outliers import OutlierConfig, handle_outliers
+from preprocessing.regularise import (
+    RegulariseConfig,
+    freq_alias,
+    periods_for,
+    regularise,
+)
+from preprocessing.report import PreprocessingReport, dsf_verdict
+from preprocessing.scaling import RobustScaler
+from preprocessing.seasonality import (
+    DetectedPeriod,
+    decompose,
+    detect_periods,
+    seasonal_profile,
+    seasonal_strength,
+)
+from preprocessing.stationarity import StationarityReport, assess_stationarity
+from preprocessing.trend import TREND_KINDS, Trend, TrendKind, fit_trend
+
+TrendChoice = Literal["auto", "none", "linear", "robust-linear", "decomposition", "difference"]
+# Tried in this order after the tests' own remedy: the simplest trend that makes the series pass.
+_FALLBACK_TRENDS: tuple[TrendKind, ...] = ("robust-linear", "difference", "decomposition")
+_REMEDY: dict[str, TrendKind] = {
+    "stationary": "none",
+    "trend-stationary": "robust-linear",
+    "difference-stationary": "difference",
+}
+
+
+# Cycles averaged into each seasonal profile. MSTL's component changes from cycle to cycle
+# (its seasonal smoother spans only 7-11 cycles) and the profile is repeated over a whole
+# horizon, so its noise would be repeated into every forecast step: 12 cycles (12 weeks of a
+# weekly period) measured 2x less error than 4 on a known shape in AR(1) noise.
+PROFILE_CYCLES = 12
+
+
+class PreprocessingError(ValueError):
+    """The series cannot be preprocessed (too short, constant, ...); the message says why."""
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """What to do; every default is what `linecast train` and the service use.
+
+    `trend`: "auto" chooses from the stationarity tests; anything else forces that trend.
+    `periods`: seasonal periods in steps; None detects them among the day and week of the
+    sampling interval. `outliers`: None leaves outliers in.
+    """
+
+    regularise: RegulariseConfig = field(default_factory=RegulariseConfig)
+    outliers: OutlierConfig | None = field(default_factory=OutlierConfig)
+    trend: TrendChoice = "auto"
+    periods: tuple[int, ...] | None = None
+    alpha: float = 0.05
+    min_length: int = 48
+    test_points: int = 2000
+
+    def __post_init__(self) -> None:
+        if self.trend != "auto" and self.trend not in TREND_KINDS:
+            choices = ", ".join(("auto", *TREND_KINDS))
+            raise ValueError(f"trend must be one of {choices}; got {self.trend!r}")
+        if self.periods is not None and any(p < 2 for p in self.periods):
+            raise ValueError(f"seasonal periods must be >= 2 steps; got {self.periods}")
+        if self.min_length < 30:
+            raise ValueError(f"min_length must be >= 30 (the tests need it); got {self.min_length}")
+        if self.test_points < self.min_length:
+            raise ValueError("test_points must be >= min_length")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PipelineConfig:
+        outliers = data.get("outliers")
+        periods = data.get("periods")
+        return cls(
+            regularise=RegulariseConfig(**data["regularise"]),
+            outliers=OutlierConfig(**outliers) if outliers is not None else None,
+            trend=data["trend"],
+            periods=tuple(periods) if periods is not None else None,
+            alpha=data["alpha"],
+            min_length=data["min_length"],
+            test_points=data["test_points"],
+        )
+
+
+@dataclass(frozen=True)
+class SeasonalProfile:
+    """One period's shape: `profile[j]` is added at every step k with k mod period == j."""
+
+    period: int
+    profile: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class FittedParams:
+    """Everything `transform` and its inverse need, as plain numbers."""
+
+    freq: str
+    epoch: str  # ISO time stamp (UTC) of step k = 0
+    seasonal: tuple[SeasonalProfile, ...]
+    trend: Trend
+    scaler: RobustScaler
+
+
+class Pipeline:
+    """`fit(series) -> self`, then `clean`, `transform`, `inverse_transform`, `to_original`."""
+
+    def __init__(self, config: PipelineConfig | None = None) -> None:
+        self.config = config or PipelineConfig()
+        self.params: FittedParams | None = None
+        self.report: PreprocessingReport | None = None
+
+    # -- fitting -------------------------------------------------------------------------------
+
+    def fit(self, series: pd.Series | pd.DataFrame) -> Pipeline:
+        """Regularise, clip outliers, find seasons and trend, scale; record why in `report`.
+
+        Raises PreprocessingError when the series is too short or constant (a stopped line).
+        """
+        config = self.config
+        try:
+            y, counts = regularise(series, config.regularise)
+        except ValueError as error:
+            raise PreprocessingError(str(error)) from error
+        step = pd.Timedelta(y.index.freq)
+        freq = freq_alias(step)
+        y, outlier_detail, outlier_summary = self._clip(y)
+        finite = int(np.isfinite(y.to_numpy()).sum())
+        if finite < config.min_length:
+            raise PreprocessingError(
+                f"series has {finite} readings on its {freq} grid after cleaning; preprocessing "
+                f"needs at least {config.min_length}"
+            )
+        before = self._assess(y.to_numpy())
+        if before.verdict == "constant":
+            raise PreprocessingError(f"series is constant: {before.reason}; nothing to forecast")
+        if before.verdict == "insufficient data":
+            raise PreprocessingError(f"too little data to test: {before.reason}")
+
+        k = np.arange(len(y), dtype=float)
+        filled = y.interpolate(limit_area="inside").to_numpy()  # STL needs every point
+        candidates = (
+            periods_for(step)
+            if config.periods is None
+            else {f"{p} steps": int(p) for p in config.periods}
+        )
+        detected = self._periods(filled, candidates)
+        parts = decompose(filled, [d.period for d in detected])
+        seasonal = tuple(
+            SeasonalProfile(
+                p, tuple(float(v) for v in seasonal_profile(parts.seasonal[p], p, PROFILE_CYCLES))
+            )
+            for p in parts.periods
+        )
+        kept = [d for d in detected if d.period in parts.periods]
+        deseasonalised = y.to_numpy() - _seasonal_at(seasonal, k)
+        knot_every = max(parts.periods, default=max(candidates.values(), default=24))
+        trend, trend_why, tried = self._choose_trend(deseasonalised, k, parts.trend, knot_every)
+        residual = _detrend(deseasonalised, k, trend)
+        scaler = RobustScaler.fit(residual)
+        self.params = FittedParams(freq, y.index[0].isoformat(), seasonal, trend, scaler)
+        z = scaler.transform(residual)
+        after = self._assess(z)
+        verdict, mode = dsf_verdict(after)
+        steps = [
+            {"step": "regularise", "detail": _regularise_detail(counts, freq, config)},
+            {"step": "outliers", "detail": outlier_detail},
+            {"step": "deseasonalise", "detail": _seasonal_detail(kept, parts.dropped)},
+            {"step": "detrend", "detail": trend.kind, "why": trend_why},
+            {
+                "step": "scale",
+                "detail": f"robust ({scaler.scale_source}): center "
+                f"{scaler.center:.6g}, scale {scaler.scale:.6g}",
+            },
+        ]
+        self.report = PreprocessingReport(
+            freq=freq,
+            start=y.index[0].isoformat(),
+            end=y.index[-1].isoformat(),
+            points=len(y),
+            counts=asdict(counts),
+            outliers=outlier_summary,
+            candidate_periods=dict(candidates),
+            periods=[asdict(d) for d in kept],
+            dropped_periods=[asdict(d) for d in parts.dropped],
+            trend=trend.kind,
+            trend_trials=tried,
+            steps=steps,
+            before=before,
+            after=after,
+            dsf_verdict=verdict,
+            recommended_mode=mode,
+            # decompose's notes concern its trend and fit span: moot when neither was used.
+            notes=list(parts.notes) if parts.periods or trend.kind == "decomposition" else [],
+        )
+        return self
+
+    def _clip(self, y: pd.Series) -> tuple[pd.Series, str, dict[str, Any]]:
+        outliers = self.config.outliers
+        if outliers is None:
+            return y, "off", {"action": "off", "count": 0, "share": 0.0}
+        values, found = handle_outliers(y, outliers)
+        verb = "clipped to the rolling median" if outliers.action == "clip" else "flagged"
+        detail = (
+            f"Hampel window {outliers.window}, threshold {outliers.threshold:g}: "
+            f"{found.count} {verb}"
+        )
+        summary = {"action": outliers.action, "count": found.count, "share": found.share}
+        return pd.Series(values, index=y.index, name=y.name), detail, summary
+
+    def _assess(self, values: np.ndarray) -> StationarityReport:
+        stride = max(1, math.ceil(len(values) / self.config.test_points))
+        sample = np.asarray(values, dtype=float)[::-1][::stride][::-1]
+        return assess_stationarity(
+            sample, alpha=self.config.alpha, min_length=min(self.config.min_length, 30)
+        )
+
+    def _periods(self, filled: np.ndarray, candidates: dict[str, int]) -> list[DetectedPeriod]:
+        if self.config.periods is None:
+            return detect_periods(filled, candidates)
+        forced = []
+        for name, period in candidates.items():
+            strength = seasonal_strength(filled, period)[0] if len(filled) > 2 * period else 0.0
+            forced.append(DetectedPeriod(name, period, round(strength, 6)))
+        return forced
+
+    def _choose_trend(
+        self, deseasonalised: np.ndarray, k: np.ndarray, smooth: np.ndarray, knot_every: int
+    ) -> tuple[Trend, str, list[dict[str, str]]]:
+        """The trend to remove, why, and the verdicts of the trends tried."""
+
+        def fitted(kind: TrendKind) -> Trend:
+            values = smooth if kind == "decomposition" else deseasonalised
+            return fit_trend(kind, k, values, knot_every=knot_every)
+
+        if self.config.trend != "auto":
+            return fitted(self.config.trend), "forced by configuration", []
+        test = self._assess(deseasonalised)
+        tried = [{"trend": "none", "verdict": test.verdict, "reason": test.reason}]
+        found = f"deseasonalised series is {test.verdict}: {test.reason}"
+        if test.verdict == "stationary":
+            return fitted("none"), found, tried
+        # The tests' own remedy first, then the others, simplest first; keep the first that
+        # the tests call stationary, since a remedy is only a remedy if it works.
+        remedy = _REMEDY.get(test.verdict)
+        order = [remedy] if remedy else []
+        order += [kind for kind in _FALLBACK_TRENDS if kind != remedy]
+        for kind in order:
+            trend = fitted(kind)
+            result = self._assess(_detrend(deseasonalised, k, trend))
+            tried.append({"trend": kind, "verdict": result.verdict, "reason": result.reason})
+            if result.verdict == "stationary":
+                how = "its remedy" if kind == remedy else f"the first of {', '.join(order)}"
+                return trend, f"{found}; {kind}, {how}, makes it stationary", tried
+        last = remedy or "difference"
+        why = f"{found}; no trend made the tests agree on stationarity, kept {last}"
+        return fitted(last), why, tried
+
+    # -- applying ------------------------------------------------------------------------------
+
+    def clean(self, series: pd.Series | pd.DataFrame) -> pd.Series:
+        """New raw readings on the fitted grid (step and phase), outliers handled as in `fit`."""
+        params = self._fitted()
+        config = replace(self.config.regularise, freq=params.freq)
+        try:
+            y, _ = regularise(series, config)
+        except ValueError as error:
+            raise PreprocessingError(str(error)) from error
+        return self._clip(y)[0]
+
+    def steps_of(self, index: pd.DatetimeIndex) -> np.ndarray:
+        """k = (t - epoch) / step for grid stamps; ValueError for a stamp off the fitted grid."""
+        params = self._fitted()
+        step = _step(params.freq).value
+        offset = index.as_unit("ns").asi8 - pd.Timestamp(params.epoch).as_unit("ns").value
+        if np.any(offset % step):
+            raise ValueError(f"time stamps are not on the fitted {params.freq} grid")
+        return (offset // step).astype(float)
+
+    def transform(self, y: pd.Series) -> pd.Series:
+        """Cleaned readings (from `clean`) -> stationary, scaled values (NaN stays NaN).
+
+        With a difference trend the first value, and the first after each gap, is NaN.
+        """
+        params = self._fitted()
+        k = self.steps_of(y.index)
+        residual = _detrend(y.to_numpy(float) - _seasonal_at(params.seasonal, k), k, params.trend)
+        return pd.Series(params.scaler.transform(residual), index=y.index, name=y.name)
+
+    def forecast_stamps(self, last: pd.Timestamp, horizon: int) -> pd.DatetimeIndex:
+        """The `horizon` grid stamps after `last`."""
+        params = self._fitted()
+        return pd.date_range(last + _step(params.freq), periods=horizon, freq=params.freq)
+
+    def inverse_transform(self, z: pd.Series, anchors: pd.Series | None = None) -> pd.Series:
+        """Transformed values -> original units, exactly undoing `transform`.
+
+        A differenced series loses its level: `anchors` (original values; only those at stamps
+        where z is NaN and the next z is not are read) restart the running sum.
+        """
+        params = self._fitted()
+        k = self.steps_of(z.index)
+        residual = params.scaler.inverse_transform(z.to_numpy(float))
+        if params.trend.kind == "difference":
+            if anchors is None:
+                raise ValueError("a differenced series needs anchors (original values) to invert")
+            level = anchors.reindex(z.index).to_numpy(float) - _seasonal_at(params.seasonal, k)
+            deseasonalised = _integrate(residual, level)
+        else:
+            deseasonalised = residual + params.trend.at(k)
+        values = deseasonalised + _seasonal_at(params.seasonal, k)
+        return pd.Series(values, index=z.index, name=z.name)
+
+    def to_original(
+        self, z_forecast: np.ndarray, history: pd.Series, median_column: int
+    ) -> pd.DataFrame:
+        """Forecast (H, Q) in transformed units for the steps after `history` -> original units.
+
+        `history` is the cleaned series the forecast follows (its last value must be finite).
+        Columns: one per quantile column of z_forecast, in order; index: the forecast stamps.
+        Trend: extrapolated from its fitted formula. Seasons: continued by phase. Differences:
+        integrated from the last level; the spread of each quantile from the median at step h
+        adds up over steps as sqrt(sum of squares), the right rule for the near-independent
+        increments that make a series difference-stationary (summing quantiles would make a
+        random walk's interval grow like h instead of sqrt(h)).
+        """
+        params = self._fitted()
+        z = np.asarray(z_forecast, dtype=float)
+        if z.ndim != 2:
+            raise ValueError(f"z_forecast must have shape (H, Q), got {z.shape}")
+        stamps = self.forecast_stamps(history.index[-1], len(z))
+        k = self.steps_of(stamps)
+        residual = params.scaler.inverse_transform(z)
+        if params.trend.kind == "difference":
+            last = history.to_numpy(float)[-1]
+            if not np.isfinite(last):
+                raise ValueError("the history ends in a gap: no level to integrate from")
+            last_k = self.steps_of(history.index[-1:])
+            level = last - _seasonal_at(params.seasonal, last_k)[0]
+            median = residual[:, median_column : median_column + 1]
+            spread = np.sqrt(np.cumsum((residual - median) ** 2, axis=0))
+            deseasonalised = level + np.cumsum(median, axis=0) + np.sign(residual - median) * spread
+        else:
+            deseasonalised = residual + params.trend.at(k)[:, None]
+        values = deseasonalised + _seasonal_at(params.seasonal, k)[:, None]
+        return pd.DataFrame(values, index=stamps)
+
+    # -- storage -------------------------------------------------------------------------------
+
+    def to_json(self) -> str:
+        """Config, fitted parameters and report as one JSON document (no pickle)."""
+        params = self._fitted()
+        return json.dumps(
+            {
+                "config": self.config.to_dict(),
+                "params": {
+                    "freq": params.freq,
+                    "epoch": params.epoch,
+                    "seasonal": [asdict(s) for s in params.seasonal],
+                    "trend": asdict(params.trend),
+                    "scaler": json.loads(params.scaler.to_json()),
+                },
+                "report": self.report.to_dict() if self.report else None,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Pipeline:
+        data = json.loads(text)
+        pipeline = cls(PipelineConfig.from_dict(data["config"]))
+        p = data["params"]
+        trend = p["trend"]
+        pipeline.params = FittedParams(
+            freq=p["freq"],
+            epoch=p["epoch"],
+            seasonal=tuple(
+                SeasonalProfile(int(s["period"]), tuple(s["profile"])) for s in p["seasonal"]
+            ),
+            trend=Trend(**{**trend, "knots": tuple(trend["knots"])}),
+            scaler=RobustScaler.from_json(json.dumps(p["scaler"])),
+        )
+        if data.get("report"):
+            pipeline.report = PreprocessingReport.from_dict(data["report"])
+        return pipeline
+
+    def _fitted(self) -> FittedParams:
+        if self.params is None:
+            raise RuntimeError("the pipeline is not fitted: call fit() or from_json() first")
+        return self.params
+
+
+def _step(freq: str) -> pd.Timedelta:
+    return pd.Timedelta(to_offset(freq))
+
+
+def _seasonal_at(seasonal: tuple[SeasonalProfile, ...], k: np.ndarray) -> np.ndarray:
+    total = np.zeros(len(k))
+    steps = np.asarray(k, dtype=np.int64)
+    for part in seasonal:
+        total += np.asarray(part.profile)[steps % part.period]
+    return total
+
+
+def _detrend(values: np.ndarray, k: np.ndarray, trend: Trend) -> np.ndarray:
+    if trend.kind == "difference":
+        return np.concatenate(([np.nan], np.diff(values)))
+    return values - trend.at(k)
+
+
+def _integrate(increments: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """Running sum of increments, restarted from `level` at each stamp where an increment is
+    missing (the start, and each gap); NaN before the first restart."""
+    restart = np.isnan(increments)
+    segment = np.cumsum(restart)  # 0 before the first restart
+    summed = pd.Series(np.where(restart, level, increments)).groupby(segment).cumsum()
+    return np.where(segment > 0, summed.to_numpy(), np.nan)
+
+
+def _regularise_detail(counts: Any, freq: str, config: PipelineConfig) -> str:
+    source = "given" if config.regularise.freq else "inferred"
+    return (
+        f"step {freq} ({source}); {counts.duplicates} duplicate rows merged "
+        f"({config.regularise.duplicates}); {counts.non_finite} NaN/inf readings dropped; "
+        f"{counts.snapped} stamps snapped to the grid; {counts.filled_points} points in "
+        f"{counts.gaps - counts.long_gaps} short gaps (<= {config.regularise.max_fill} steps) "
+        f"interpolated; {counts.long_gaps} long gaps ({counts.long_gap_points} points) kept as gaps"
+    )
+
+
+def _seasonal_detail(kept: list[DetectedPeriod], dropped: tuple[Any, ...]) -> str:
+    if not kept:
+        text = "no seasonal period strong enough to remove"
+    else:
+        shown = ", ".join(f"{d.period} ({d.name}, strength {d.strength:.2f})" for d in kept)
+        method = "STL" if len(kept) == 1 else "MSTL"
+        text = f"{method} periods {shown}; profiles from the last cycles, continued by phase"
+    for d in dropped:
+        text += f"; period {d.period} dropped: {d.reason}"
+    return text
