@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml | $(PYTHON)
 install: $(STAMP)
 
 run: install
-	$(VENV)/bin/linecast demo
+	$(VENV)/bin/linecast quickstart
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -5,6 +5,7 @@ It holds the hyper-parameters and the fitted scaling; the `nn.Module` lives in `
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -60,6 +61,8 @@ class Forecaster:
         progress: bool = False,
         validation_start: int | None = None,
         valid: np.ndarray | None = None,
+        on_epoch: Callable[[int, int, float], None] | None = None,
+        initial_state: dict[str, torch.Tensor] | None = None,
     ) -> Forecaster:
         """Train on `series`, holding out its last rows for validation and early stopping.
 
@@ -67,7 +70,9 @@ class Forecaster:
         `1 - validation_fraction` of the rows); training windows end before it, and the scaling
         is fitted on the rows before it only. `valid` (N,) marks rows that hold real readings;
         the others are placeholders in a gap: never scored, and a window holding more than
-        `MAX_PLACEHOLDER_SHARE` of them is not used.
+        `MAX_PLACEHOLDER_SHARE` of them is not used. `on_epoch` is passed to `train`.
+        `initial_state` (a state dict of a network with this configuration) is loaded before
+        training, to continue from earlier weights instead of the initialisation.
         """
         if len(series) < self.minimum_rows():
             raise ValueError(
@@ -91,6 +96,8 @@ class Forecaster:
             )
         torch.manual_seed(self.train_config.seed)
         self.network = ForecastNetwork(self.network_config)
+        if initial_state is not None:
+            self.network.load_state_dict(initial_state)
         self.report = train(
             self.network,
             maker,
@@ -99,6 +106,7 @@ class Forecaster:
             self.train_config,
             self.device,
             progress=progress,
+            on_epoch=on_epoch,
         )
         return self
 

@@ -16,12 +16,14 @@ window touches, and a forecast whose context reaches into one is refused.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from model.forecaster import Forecaster
 from model.network import NetworkConfig
@@ -107,6 +109,8 @@ class LineModel:
         self.pipeline: Pipeline | None = None
         self.forecaster: Forecaster | None = None
         self.mode: ModeChoice | None = None
+        # What `fit` did with `initial_weights`; None when none were given.
+        self.warm_start: str | None = None
 
     @property
     def horizon(self) -> int:
@@ -116,8 +120,20 @@ class LineModel:
     def context(self) -> int:
         return self.train_config.context
 
-    def fit(self, frame: pd.DataFrame, progress: bool = False) -> LineModel:
-        """Preprocess the target, choose the mode, train. ValueError names what is wrong."""
+    def fit(
+        self,
+        frame: pd.DataFrame,
+        progress: bool = False,
+        on_epoch: Callable[[int, int, float], None] | None = None,
+        initial_weights: bytes | None = None,
+    ) -> LineModel:
+        """Preprocess the target, choose the mode, train. ValueError names what is wrong.
+
+        `on_epoch(epoch, max_epochs, validation_loss)` is called after each epoch.
+        `initial_weights` (a saved line model, e.g. the one in service) starts training from its
+        network weights when its network has the same shape; otherwise training starts from
+        scratch. `warm_start` says which happened, and why.
+        """
         target = _column(frame, self.spec.target)
         pipeline = Pipeline(self.spec.pipeline).fit(target)
         z = pipeline.transform(pipeline.clean(target))
@@ -133,8 +149,17 @@ class LineModel:
         else:
             mode = ModeChoice(self.spec.mode, self.spec.mode, "forced by configuration")
         network = replace(self.network_config, known=known.shape[1], observed=observed.shape[1])
+        initial_state = None
+        if initial_weights is not None:
+            initial_state, self.warm_start = _warm_start_state(initial_weights, network)
         forecaster = Forecaster(network, replace(self.train_config, mode=mode.used), self.device)
-        forecaster.fit(arrays, progress=progress, valid=valid)
+        forecaster.fit(
+            arrays,
+            progress=progress,
+            valid=valid,
+            on_epoch=on_epoch,
+            initial_state=initial_state,
+        )
         self.pipeline, self.forecaster, self.mode = pipeline, forecaster, mode
         self.network_config = network
         return self
@@ -262,6 +287,29 @@ class LineModel:
         if self.pipeline is None or self.forecaster is None:
             raise RuntimeError("the line model is not fitted: call fit() or load() first")
         return self.pipeline, self.forecaster
+
+
+_SHAPING_FIELDS = ("horizon", "quantiles", "hidden", "layers", "known", "observed")
+
+
+def _warm_start_state(
+    data: bytes, network: NetworkConfig
+) -> tuple[dict[str, torch.Tensor] | None, str]:
+    """The saved model's network weights if they fit `network`, and what was done.
+
+    Only the fields that shape the weights must agree. The saved feedback coefficients λ come
+    along with the weights, so the update gates and λ stay matched (see model.recurrent).
+    """
+    donor, _ = Forecaster.load(io.BytesIO(data), device="cpu")
+    differences = [
+        f"{name} {getattr(network, name)} here, {getattr(donor.network_config, name)} there"
+        for name in _SHAPING_FIELDS
+        if getattr(network, name) != getattr(donor.network_config, name)
+    ]
+    if differences:
+        return None, "warm start not possible: " + "; ".join(differences)
+    assert donor.network is not None  # set by load
+    return donor.network.state_dict(), "warm start from the given weights"
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:

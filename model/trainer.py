@@ -10,6 +10,7 @@ import copy
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -142,8 +143,13 @@ def train(
     config: TrainConfig,
     device: torch.device,
     progress: bool = False,
+    on_epoch: Callable[[int, int, float], None] | None = None,
 ) -> TrainReport:
-    """Train in place, keep the weights of the best validation epoch, and report."""
+    """Train in place, keep the weights of the best validation epoch, and report.
+
+    `on_epoch(epoch, max_epochs, validation_loss)` is called after each epoch is scored, so a
+    caller can report progress; an exception it raises stops training and propagates.
+    """
     mode = TrainingMode.parse(config.mode)
     generator = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)
@@ -194,6 +200,8 @@ def train(
         report.train_loss.append(epoch_loss / config.steps_per_epoch)
         report.validation_loss.append(val)
         log.info("epoch %d: train %.4f validation %.4f", epoch, report.train_loss[-1], val)
+        if on_epoch is not None:
+            on_epoch(epoch, config.max_epochs, val)
         if val < best_loss:
             best_loss, best_state, stale, report.best_epoch = (
                 val,

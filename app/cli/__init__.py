@@ -11,10 +11,36 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from app.cli import analyze, demo, diagnose, forecast, migrate, simulate, train
+from app.cli import (
+    analyze,
+    create_api_key,
+    demo,
+    diagnose,
+    forecast,
+    migrate,
+    quickstart,
+    retrain,
+    serve,
+    simulate,
+    train,
+    worker,
+)
 from app.errors import UsageError
 
-_COMMANDS = (simulate, analyze, train, forecast, diagnose, demo, migrate)
+_COMMANDS = (
+    simulate,
+    analyze,
+    train,
+    forecast,
+    diagnose,
+    demo,
+    migrate,
+    create_api_key,
+    serve,
+    worker,
+    retrain,
+    quickstart,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 
 from alembic.util import CommandError
-from pydantic import ValidationError
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
+from app.cli.database import database_url, one_line
 from app.db import migrate
 from app.errors import UsageError
-from app.settings import get_settings, normalise_database_url
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    url = _database_url(args.database_url)
+    url = database_url(args.database_url)
     shown = make_url(url).render_as_string(hide_password=True)
     try:
         before = migrate.current_revision(url)
@@ -42,26 +41,5 @@ def run(args: argparse.Namespace) -> None:
             migrate.upgrade(url, args.revision)
         after = migrate.current_revision(url)
     except (CommandError, SQLAlchemyError) as error:
-        raise UsageError(f"{shown}: {_one_line(error)}") from error
+        raise UsageError(f"{shown}: {one_line(error)}") from error
     print(f"{shown}: {before or 'no revision'} -> {after or 'no revision'}")
-
-
-def _database_url(given: str | None) -> str:
-    if given is not None:
-        try:
-            make_url(given)
-        except SQLAlchemyError as error:
-            raise UsageError(f"--database-url: {_one_line(error)}") from error
-        return normalise_database_url(given)
-    try:
-        return get_settings().database_url
-    except ValidationError as error:
-        raise UsageError("; ".join(detail["msg"] for detail in error.errors())) from error
-
-
-def _one_line(error: Exception) -> str:
-    # Driver errors carry the SQL and a documentation link after the first line; only the
-    # driver's own first line says what went wrong.
-    cause = error.orig if isinstance(error, DBAPIError) else error
-    lines = str(cause).strip().splitlines()
-    return lines[0] if lines else type(cause).__name__

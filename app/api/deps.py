@@ -1,0 +1,94 @@
+"""What handlers ask for, as `Annotated` aliases: a session, the settings, a checked key, a series.
+
+"Who may do this" and "does this exist" are decided here, once, so a handler that declares
+`WriteKey` and `ActiveSeriesDep` can only run for a live key of role write or admin and an
+existing, unarchived series; every other case has one answer, from one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Path, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from app.db.models import ROLES, ApiKey, Role, Series
+from app.services.keys import authenticate
+from app.settings import Settings
+
+_ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
+_BEARER = HTTPBearer(
+    auto_error=False,
+    bearerFormat="lc_<prefix>_<secret>",
+    description="An API key (`linecast create-api-key`); roles: read < write < admin.",
+)
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A session for this request, closed (and any unfinished transaction rolled back) after."""
+    with request.app.state.session_factory() as session:
+        yield session
+
+
+def get_settings(request: Request) -> Settings:
+    """The settings the app was built with (not the environment's: tests build several apps)."""
+    return request.app.state.settings
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def require_role(role: Role) -> Callable[..., ApiKey]:
+    """A dependency admitting a live key of `role` or a higher one, and returning its row."""
+
+    def check_key(
+        session: SessionDep,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+    ) -> ApiKey:
+        if credentials is None:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "missing API key: send the header `Authorization: Bearer <key>`",
+                headers=_CHALLENGE,
+            )
+        api_key = authenticate(session=session, key=credentials.credentials)
+        if api_key is None:
+            # One answer for unknown, malformed and revoked keys: which one is for the
+            # key's owner to find out, not for whoever is trying keys.
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid API key", headers=_CHALLENGE)
+        if _ROLE_RANK[api_key.role] < _ROLE_RANK[role]:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"this needs a key of role {role} or higher; this key has role {api_key.role}",
+            )
+        return api_key
+
+    return check_key
+
+
+ReadKey = Annotated[ApiKey, Depends(require_role("read"))]
+WriteKey = Annotated[ApiKey, Depends(require_role("write"))]
+AdminKey = Annotated[ApiKey, Depends(require_role("admin"))]
+
+
+def get_series(session: SessionDep, series_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> Series:
+    """The series named by the path, archived or not; 404 if there is none."""
+    series = session.get(Series, series_id)
+    if series is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"series {series_id} not found")
+    return series
+
+
+def get_active_series(series: Annotated[Series, Depends(get_series)]) -> Series:
+    """The series named by the path, for writing: 409 once it is archived."""
+    if series.archived_at is not None:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"series {series.id} is archived")
+    return series
+
+
+SeriesDep = Annotated[Series, Depends(get_series)]
+ActiveSeriesDep = Annotated[Series, Depends(get_active_series)]

@@ -1,0 +1,172 @@
+"""Bodies of the model-facing resources: training runs, model versions, forecasts, analyses.
+
+Kept apart from `app.api.schemas` (series and observations) so each module stays one family of
+resources. Inputs forbid unknown fields, as there.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.api.schemas import ObservationIn
+from app.db.models import RunStatus, RunTrigger, VersionStatus
+from model.modes import TrainingMode
+
+_FORBID = ConfigDict(extra="forbid")
+
+
+class TrainRequest(BaseModel):
+    """What to train; every field is optional (the service's defaults)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"horizon": 24, "context": 168, "mode": "auto"}]},
+    )
+
+    horizon: int | None = Field(default=None, ge=1, le=10_000)
+    context: int | None = Field(default=None, ge=2, le=100_000)
+    mode: str = "auto"
+    hidden: int = Field(default=64, ge=1, le=1024)
+    layers: int = Field(default=2, ge=1, le=8)
+    epochs: int = Field(default=30, ge=1, le=10_000)
+    steps_per_epoch: int = Field(default=100, ge=1, le=100_000)
+    seed: int = Field(default=0, ge=0, le=2**31)
+    warm_start: bool = False
+
+    @field_validator("mode")
+    @classmethod
+    def _known_mode(cls, mode: str) -> str:
+        if mode != "auto":
+            TrainingMode.parse(mode)
+        return mode
+
+
+class RetrainRequest(BaseModel):
+    """Which series to retrain: all that can be (`series_ids` absent), or the ones given."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{}, {"series_ids": [1, 2], "warm_start": True}]},
+    )
+
+    series_ids: list[int] | None = Field(default=None, max_length=10_000)
+    warm_start: bool = False
+
+
+class TrainingRunPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    series_id: int
+    status: RunStatus
+    trigger: RunTrigger
+    warm_start: bool
+    requested_by: str | None
+    progress: float
+    message: str | None
+    config: dict[str, Any]
+    metrics: dict[str, Any]
+    error: str | None
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    heartbeat_at: datetime | None
+    finished_at: datetime | None
+    model_version_id: int | None
+
+
+class TrainAccepted(BaseModel):
+    """`created` is false when the series already had a queued or running run: that one."""
+
+    run: TrainingRunPublic
+    created: bool
+
+
+class RetrainAccepted(BaseModel):
+    runs: list[TrainAccepted]
+
+
+class ModelVersionPublic(BaseModel):
+    """A stored version without its artifact (fetched only by the service itself)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    series_id: int
+    version: int
+    status: VersionStatus
+    training_mode: str
+    config: dict[str, Any]
+    metrics: dict[str, Any]
+    backtest_error: float | None
+    artifact_sha256: str
+    created_at: datetime
+    promoted_at: datetime | None
+    retired_at: datetime | None
+    status_reason: str | None
+    training_run_id: int | None
+
+
+class ModelVersionList(BaseModel):
+    items: list[ModelVersionPublic]
+
+
+class PromoteRequest(BaseModel):
+    model_config = _FORBID
+
+    reason: str = Field(default="promoted by an operator", min_length=1, max_length=500)
+
+
+class ForecastRequest(BaseModel):
+    """`context`: readings to forecast from instead of the stored ones (at least the model's
+    context length, on its grid); `quantiles`: a subset of the model's, all by default."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"horizon": 24}, {"horizon": 12, "quantiles": [0.5]}]},
+    )
+
+    horizon: int | None = Field(default=None, ge=1, le=10_000)
+    quantiles: list[float] | None = Field(default=None, min_length=1, max_length=20)
+    context: list[ObservationIn] | None = Field(default=None, max_length=100_000)
+
+
+class ForecastStep(BaseModel):
+    step: int
+    timestamp: datetime
+    quantiles: dict[str, float]
+
+
+class ForecastPublic(BaseModel):
+    series_id: int
+    model_version_id: int
+    model_version: int
+    request_id: str
+    origin: datetime
+    filled_context: int
+    unit: str | None
+    forecast: list[ForecastStep]
+
+
+class AnalysisRequest(BaseModel):
+    """The stretch of stored data to analyse (all of it by default)."""
+
+    model_config = _FORBID
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+class AnalysisPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    series_id: int
+    created_at: datetime
+    window_start: datetime
+    window_end: datetime
+    verdict: str
+    report: dict[str, Any]

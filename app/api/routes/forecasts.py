@@ -1,0 +1,96 @@
+"""`POST /v1/series/{id}/forecast`: forecast with the active model, store it, answer in units.
+
+The answer carries the model version, the forecast origin (the last reading used), how many
+context steps were missing (read as the pipeline's expectation) and, per step, the stamp and the
+quantiles asked for. Every step is stored as a prediction row under the request id, which is
+what the drift monitor later scores against the actuals.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pandas as pd
+from fastapi import APIRouter, HTTPException, Request, status
+
+from app.api.deps import ReadKey, SeriesDep, SessionDep
+from app.api.model_schemas import ForecastPublic, ForecastRequest, ForecastStep
+from app.api.schemas import ErrorBody
+from app.logging import request_id_var
+from app.services.forecasting import forecast_series
+from app.services.registry import active_version
+
+router = APIRouter(tags=["forecasts"])
+
+
+@router.post(
+    "/v1/series/{series_id}/forecast",
+    responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+)
+def forecast(
+    request: Request, body: ForecastRequest, _key: ReadKey, series: SeriesDep, session: SessionDep
+) -> ForecastPublic:
+    """Forecast the next `horizon` steps (default: the model's) with intervals (role read)."""
+    context = None
+    if body.context is not None:
+        context = pd.DataFrame(
+            {"value": [o.value for o in body.context]},
+            index=pd.DatetimeIndex([o.ts for o in body.context]).tz_convert("UTC"),
+        )
+    cache = request.app.state.model_cache
+    version = active_version(session=session, series_id=series.id, with_artifact=False)
+    if version is None:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"series {series.id} has no active model; train it first"
+        )
+    # Checked before forecasting, because forecasting stores the predictions.
+    columns = _columns(cache.get(version).network_config.quantiles, body.quantiles)
+    try:
+        result = forecast_series(
+            session=session,
+            cache=cache,
+            series=series,
+            horizon=body.horizon,
+            context_frame=context,
+            request_id=request_id_var.get() or uuid.uuid4().hex,
+        )
+    except LookupError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error.args[0])) from None
+    except ValueError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
+    request.app.state.metrics.forecasts_total.inc()
+    labels = [name.removeprefix("q") for name in columns]
+    return ForecastPublic(
+        series_id=series.id,
+        model_version_id=result.model_version_id,
+        model_version=result.model_version,
+        request_id=result.request_id,
+        origin=result.origin.to_pydatetime(),
+        filled_context=result.filled_context,
+        unit=series.unit,
+        forecast=[
+            ForecastStep(step=step, timestamp=stamp, quantiles=dict(zip(labels, row, strict=True)))
+            for step, (stamp, row) in enumerate(
+                zip(
+                    result.stamps.to_pydatetime(),
+                    result.values[columns].to_numpy().tolist(),
+                    strict=True,
+                ),
+                start=1,
+            )
+        ],
+    )
+
+
+def _columns(available: tuple[float, ...], wanted: list[float] | None) -> list[str]:
+    """The forecast columns to answer with; 422 for a quantile the model does not forecast."""
+    if wanted is None:
+        return [f"q{q:g}" for q in available]
+    unknown = [q for q in wanted if q not in available]
+    if unknown:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"quantile {unknown[0]:g} is not one the active model forecasts "
+            f"({', '.join(f'{q:g}' for q in available)})",
+        )
+    return [f"q{q:g}" for q in wanted]

@@ -1,0 +1,132 @@
+"""`/v1/series/{series_id}/observations`: upload readings (JSON or CSV) and page through them.
+
+Uploads are all or nothing (see `app.services.observations`): a 422 for bad rows lists them
+under `rejected`, numbered by item index (0-based) for JSON and by file line (the header is
+row 1) for CSV, and stores none of the batch.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, File, HTTPException, Query, UploadFile, status
+from pydantic import AwareDatetime
+
+from app.api.deps import ActiveSeriesDep, ReadKey, SeriesDep, SessionDep, SettingsDep, WriteKey
+from app.api.schemas import (
+    ErrorBody,
+    IngestResult,
+    ObservationPage,
+    ObservationPublic,
+    ObservationsIn,
+    RejectedRowsBody,
+)
+from app.services.observations import (
+    IngestCounts,
+    Reading,
+    ingest_observations,
+    observations_page,
+    parse_csv,
+)
+
+router = APIRouter(prefix="/v1/series/{series_id}/observations", tags=["observations"])
+
+_UPLOAD_ERRORS: dict[int | str, dict[str, object]] = {
+    404: {"model": ErrorBody, "description": "no such series"},
+    409: {"model": ErrorBody, "description": "the series is archived"},
+    413: {"model": ErrorBody, "description": "larger than LINECAST_MAX_REQUEST_BYTES"},
+    422: {"model": RejectedRowsBody, "description": "bad rows or too many; nothing stored"},
+}
+
+
+@router.post("", responses=_UPLOAD_ERRORS)
+def upload_json(
+    batch: ObservationsIn,
+    _key: WriteKey,
+    series: ActiveSeriesDep,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> IngestResult:
+    """Store a batch of readings; re-sending one is safe (key role write)."""
+    readings = [Reading(row, item.ts, item.value) for row, item in enumerate(batch.items)]
+    counts = ingest_observations(
+        session=session,
+        series_id=series.id,
+        readings=readings,
+        max_rows=settings.max_ingest_rows,
+    )
+    return _result(counts)
+
+
+@router.post("/csv", responses=_UPLOAD_ERRORS)
+def upload_csv(
+    file: Annotated[UploadFile, File(description="CSV: header `timestamp,value`, `,` or `;`")],
+    _key: WriteKey,
+    series: ActiveSeriesDep,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> IngestResult:
+    """Store the readings of a CSV file, e.g. `2026-01-05T08:00:00Z,1180.5` (role write)."""
+    readings = parse_csv(file.file.read(), max_rows=settings.max_ingest_rows)
+    counts = ingest_observations(
+        session=session,
+        series_id=series.id,
+        readings=readings,
+        max_rows=settings.max_ingest_rows,
+    )
+    return _result(counts)
+
+
+@router.get("", responses={404: {"model": ErrorBody}})
+def read(
+    _key: ReadKey,
+    series: SeriesDep,
+    session: SessionDep,
+    start: Annotated[AwareDatetime | None, Query(description="first stamp, inclusive")] = None,
+    end: Annotated[AwareDatetime | None, Query(description="last stamp, exclusive")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1_000,
+    cursor: Annotated[str | None, Query(max_length=100)] = None,
+) -> ObservationPage:
+    """Readings with start <= ts < end in time order, a page at a time (key role read)."""
+    if start is not None and end is not None and start >= end:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "start must be before end")
+    rows, more = observations_page(
+        session=session,
+        series_id=series.id,
+        start=start,
+        end=end,
+        after=None if cursor is None else _decode_cursor(cursor),
+        limit=limit,
+    )
+    return ObservationPage(
+        items=[ObservationPublic.model_validate(row) for row in rows],
+        next_cursor=_encode_cursor(rows[-1].ts) if more else None,
+    )
+
+
+def _result(counts: IngestCounts) -> IngestResult:
+    return IngestResult(
+        inserted=counts.inserted, updated=counts.updated, unchanged=counts.unchanged
+    )
+
+
+# The cursor is opaque to clients (the last stamp of the page, encoded), so what it holds may
+# change without breaking anyone who passes it back unchanged.
+def _encode_cursor(ts: datetime) -> str:
+    return base64.urlsafe_b64encode(ts.isoformat().encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> datetime:
+    try:
+        after = datetime.fromisoformat(base64.urlsafe_b64decode(cursor.encode()).decode())
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        after = None
+    if after is None or after.tzinfo is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "cursor is not valid: pass the previous page's next_cursor unchanged",
+        )
+    return after

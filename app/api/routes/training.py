@@ -1,0 +1,135 @@
+"""Training: ask for a run for one series or a retrain of many (the cron endpoint), watch runs.
+
+Runs execute outside the request: in this process when `in_process_jobs` is set (the embedded
+default), else in a `linecast worker` that claims them from the database. Either way the answer
+is 202 with the run; a series with a queued or running run gets that run back, not a second one
+(the database's partial unique index decides under concurrency).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
+from sqlalchemy import select
+
+from app.api.deps import AdminKey, ReadKey, SeriesDep, SessionDep, SettingsDep, WriteKey
+from app.api.model_schemas import (
+    RetrainAccepted,
+    RetrainRequest,
+    TrainAccepted,
+    TrainingRunPublic,
+    TrainRequest,
+)
+from app.api.schemas import ErrorBody
+from app.db.models import TrainingRun
+from app.services.training import TrainingOptions, request_retraining, request_training
+
+router = APIRouter(tags=["training"])
+
+
+@router.post(
+    "/v1/series/{series_id}/train",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+)
+def train(
+    request: Request,
+    body: TrainRequest,
+    key: WriteKey,
+    series: SeriesDep,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> TrainAccepted:
+    """Queue a training run for the series (key role write)."""
+    options = TrainingOptions(
+        **{
+            **body.model_dump(exclude_none=True),
+            "horizon": body.horizon or settings.default_horizon,
+            "context": body.context or settings.default_context,
+        }
+    )
+    if series.archived_at is not None:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"series {series.id} is archived")
+    try:
+        run, created = request_training(
+            session=session,
+            series_id=series.id,
+            trigger="api",
+            options=options,
+            requested_by=key.name,
+        )
+    except ValueError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
+    _start(request, run, created)
+    return TrainAccepted(run=TrainingRunPublic.model_validate(run), created=created)
+
+
+@router.post(
+    "/v1/retrain",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+)
+def retrain(
+    request: Request, body: RetrainRequest, key: AdminKey, session: SessionDep
+) -> RetrainAccepted:
+    """Retrain every series that can be trained, or the ones given (admin; what cron calls).
+
+    Each series is retrained with its active version's options; `warm_start` starts from the
+    active version's weights. Given series are all checked before any run is queued.
+    """
+    try:
+        results = request_retraining(
+            session=session,
+            series_ids=body.series_ids,
+            warm_start=body.warm_start,
+            requested_by=key.name,
+            trigger="retrain",
+        )
+    except LookupError as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error.args[0])) from None
+    except ValueError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
+    for run, created in results:
+        _start(request, run, created)
+    return RetrainAccepted(
+        runs=[
+            TrainAccepted(run=TrainingRunPublic.model_validate(run), created=created)
+            for run, created in results
+        ]
+    )
+
+
+@router.get("/v1/training-runs/{run_id}", responses={404: {"model": ErrorBody}})
+def read_run(
+    _key: ReadKey, session: SessionDep, run_id: Annotated[int, Path(ge=1, le=2**63 - 1)]
+) -> TrainingRunPublic:
+    """A run with its progress, message, metrics and outcome (key role read)."""
+    run = session.get(TrainingRun, run_id, populate_existing=True)
+    if run is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"training run {run_id} not found")
+    return TrainingRunPublic.model_validate(run)
+
+
+@router.get("/v1/series/{series_id}/training-runs", responses={404: {"model": ErrorBody}})
+def list_runs(
+    _key: ReadKey,
+    series: SeriesDep,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[TrainingRunPublic]:
+    """The series' runs, newest first (key role read)."""
+    query = (
+        select(TrainingRun)
+        .where(TrainingRun.series_id == series.id)
+        .order_by(TrainingRun.created_at.desc(), TrainingRun.id.desc())
+        .limit(limit)
+    )
+    return [TrainingRunPublic.model_validate(run) for run in session.scalars(query)]
+
+
+def _start(request: Request, run: TrainingRun, created: bool) -> None:
+    """Hand a new run to this process's executor, when it trains in-process."""
+    executor = getattr(request.app.state, "executor", None)
+    if created and executor is not None:
+        executor.submit(run.id)

@@ -1,0 +1,70 @@
+"""`linecast retrain`: queue training runs for some or all series, and optionally execute them."""
+
+from __future__ import annotations
+
+import argparse
+
+from app.cli.worker import add_database_option, describe, service_settings
+from app.db.engine import make_engine, session_factory
+from app.db.models import TrainingRun
+from app.errors import UsageError
+from app.jobs.worker import default_worker_id
+from app.services.training import execute_run, request_retraining
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "retrain", help="queue training runs", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--series",
+        type=int,
+        nargs="+",
+        action="extend",
+        metavar="ID",
+        help="series to retrain (default: every unarchived series with a model or enough data)",
+    )
+    parser.add_argument(
+        "--warm-start", action="store_true", help="start from the active model's weights"
+    )
+    parser.add_argument(
+        "--wait", action="store_true", help="execute the runs here and print their outcomes"
+    )
+    add_database_option(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    settings = service_settings(args.database_url)
+    engine = make_engine(settings.database_url)
+    sessions = session_factory(engine)
+    try:
+        with sessions() as session:
+            try:
+                requested = request_retraining(
+                    session=session,
+                    series_ids=args.series,
+                    warm_start=args.warm_start,
+                    requested_by="linecast retrain",
+                    trigger="cli",
+                )
+            except (LookupError, ValueError) as error:
+                raise UsageError(str(error)) from error
+        if not requested:
+            print("nothing to retrain: no unarchived series has a model or enough data")
+        for training_run, created in requested:
+            state = "queued" if created else f"already {training_run.status}"
+            print(f"series {training_run.series_id}: run {training_run.id} {state}")
+        if not args.wait:
+            return
+        worker_id = f"{default_worker_id()}:retrain"
+        for training_run, _ in requested:
+            execute_run(
+                training_run.id, session_factory=sessions, settings=settings, worker_id=worker_id
+            )
+            with sessions() as session:
+                final = session.get(TrainingRun, training_run.id)
+                assert final is not None  # runs are never deleted
+                print(describe(final))
+    finally:
+        engine.dispose()

@@ -1,0 +1,60 @@
+"""`linecast serve`: run the REST service with uvicorn, on a database migrated to head.
+
+Serving on an older schema would fail requests one by one with database errors; refusing to
+start says what to do instead. Logs are JSON lines on stderr (see `app.logging`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import uvicorn
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.cli.database import database_url, one_line
+from app.db.migrate import current_revision, head_revision, is_at_head
+from app.errors import UsageError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve", help="run the REST service", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    if not 0 < args.port < 65536:
+        raise UsageError(f"--port must be 1 to 65535, got {args.port}")
+    if args.workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {args.workers}")
+    url = database_url(None)
+    shown = make_url(url).render_as_string(hide_password=True)
+    try:
+        if not is_at_head(url):
+            current = current_revision(url) or "no revision"
+            raise UsageError(
+                f"{shown} is at {current}, not at the newest revision {head_revision()}: "
+                "run `linecast migrate` first"
+            )
+    except SQLAlchemyError as error:
+        raise UsageError(f"{shown}: {one_line(error)}") from error
+    # The app logs JSON lines (`app.logging`); the CLI's plain-text handler would print each
+    # record a second time.
+    logging.getLogger().handlers.clear()
+    # An import string and factory=True: each worker process builds its own app, with its
+    # own engine, from the same LINECAST_* environment.
+    uvicorn.run(
+        "app.api.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=None,
+        access_log=False,
+    )

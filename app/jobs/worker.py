@@ -1,0 +1,156 @@
+"""The training worker: a process that takes queued runs, oldest first, and executes them.
+
+Several workers may share one PostgreSQL database. `claim_next_run` locks the row it takes
+with SKIP LOCKED, so two workers never take the same run and neither waits for the other's
+lock; on SQLite (one writer at a time) the lock clause is left out and the database's write
+lock does the same job. Every loop also recovers runs whose worker died (`recover_stale_runs`):
+a run silent for `stale_after_seconds` is queued again, up to `MAX_ATTEMPTS` claims in all.
+
+Stopping: `run_forever` returns once its stop event is set (the CLI sets it on SIGTERM and
+SIGINT). A run in progress is not abandoned: it stops at the end of its current epoch and goes
+back to the queue, or, if training is already over, is finished and stored first.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from app.db.engine import make_engine, session_factory
+from app.db.models import TrainingRun, utcnow
+from app.jobs import MAX_ATTEMPTS, start_run
+from app.services.training import execute_run
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+STALE_MESSAGE = "re-queued: worker stopped sending heartbeats"
+
+
+def default_worker_id() -> str:
+    """Host and process: enough to find the worker that holds a run."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def claim_next_run(session: Session, worker_id: str) -> TrainingRun | None:
+    """Mark the oldest queued run as running on `worker_id` and commit; None if none is queued.
+
+    The row is selected FOR UPDATE SKIP LOCKED: a run another worker is claiming right now is
+    passed over, not waited for, so concurrent workers each get a different run.
+    """
+    query = (
+        select(TrainingRun)
+        .where(TrainingRun.status == "queued")
+        .order_by(TrainingRun.created_at, TrainingRun.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    try:
+        run = session.scalars(query).first()
+        if run is not None:
+            start_run(run, worker_id=worker_id)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return run
+
+
+def recover_stale_runs(
+    *, session: Session, settings: Settings, now: datetime | None = None
+) -> list[int]:
+    """Re-queue running runs silent for `stale_after_seconds`, or fail those claimed
+    `MAX_ATTEMPTS` times already; returns their ids. Commits."""
+    now = now or utcnow()
+    cutoff = now - timedelta(seconds=settings.stale_after_seconds)
+    last_sign = func.coalesce(
+        TrainingRun.heartbeat_at, TrainingRun.started_at, TrainingRun.created_at
+    )
+    query = (
+        select(TrainingRun)
+        .where(TrainingRun.status == "running", last_sign < cutoff)
+        .order_by(TrainingRun.id)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    try:
+        runs = list(session.scalars(query))
+        for run in runs:
+            if run.attempts < MAX_ATTEMPTS:
+                log.warning(
+                    "run %d on %s stopped sending heartbeats; re-queued", run.id, run.worker_id
+                )
+                run.status, run.message, run.progress = "queued", STALE_MESSAGE, 0.0
+                run.worker_id, run.started_at, run.heartbeat_at = None, None, None
+            else:
+                text = (
+                    f"worker stopped sending heartbeats on each of {run.attempts} attempts; "
+                    "giving up"
+                )
+                log.warning("run %d failed: %s", run.id, text)
+                run.status, run.message, run.error, run.finished_at = "failed", text, text, now
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return [run.id for run in runs]
+
+
+class Worker:
+    """Polls the database of `settings` for queued runs and executes them one at a time."""
+
+    def __init__(self, settings: Settings, worker_id: str | None = None) -> None:
+        self.settings = settings
+        self.worker_id = worker_id or default_worker_id()
+        self.last_run_id: int | None = None
+        self._engine = make_engine(settings.database_url)
+        self._sessions = session_factory(self._engine)
+        self._stop = threading.Event()
+
+    def run_once(self) -> bool:
+        """Recover stale runs, then execute the oldest queued run; False if there was none."""
+        with self._sessions() as session:
+            recover_stale_runs(session=session, settings=self.settings)
+            run = claim_next_run(session, self.worker_id)
+        if run is None:
+            return False
+        self.last_run_id = run.id
+        log.info("worker %s executing run %d", self.worker_id, run.id)
+        execute_run(
+            run.id,
+            session_factory=self._sessions,
+            settings=self.settings,
+            worker_id=self.worker_id,
+            stop_event=self._stop,
+        )
+        return True
+
+    def run_forever(self, stop_event: threading.Event) -> None:
+        """Work until `stop_event` is set, waiting `worker_poll_seconds` when idle."""
+        self._stop = stop_event
+        while not stop_event.is_set():
+            try:
+                worked = self.run_once()
+            except SQLAlchemyError:
+                # A database that is briefly away must not end the worker; the poll retries.
+                log.exception("worker %s: database error; trying again", self.worker_id)
+                worked = False
+            if not worked:
+                stop_event.wait(self.settings.worker_poll_seconds)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

@@ -1,0 +1,72 @@
+"""The service's Prometheus metrics, kept in a registry per app rather than the global one.
+
+prometheus_client refuses to register a metric name twice in one registry, and the global
+registry lives as long as the process: tests that build several apps, or a worker next to an
+API in one process, would clash or add up each other's counts. So each `create_app` makes one
+`Metrics` (kept on `app.state.metrics`) and the parts that count things use its attributes:
+
+    request.app.state.metrics.forecasts_total.inc()
+    metrics.training_runs_total.labels(outcome="succeeded").inc()
+
+The exported `*_TOTAL` / `*_SECONDS` constants are the metric names as they appear on
+`/metrics` (counters with their `_total` suffix), for dashboards and tests.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.exposition import generate_latest
+
+REQUEST_SECONDS = "linecast_http_request_duration_seconds"
+FORECASTS_TOTAL = "linecast_forecasts_total"
+TRAINING_SECONDS = "linecast_training_seconds"
+TRAINING_RUNS_TOTAL = "linecast_training_runs_total"
+
+# Training takes seconds to hours, far beyond the client's default buckets (5 ms .. 10 s).
+_TRAINING_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, float("inf"))
+
+
+class Metrics:
+    """Every metric of one app, registered in its own `registry`.
+
+    `request_seconds` (labels method, route, status): `route` is the path template
+    ("/v1/series/{series_id}"), never the raw path, so ids do not multiply the series.
+    `training_seconds` / `training_runs_total` (label outcome): a finished run's final status,
+    e.g. "succeeded", "failed", "rejected".
+    """
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.request_seconds = Histogram(
+            REQUEST_SECONDS,
+            "Time from receiving a request to sending its response",
+            ("method", "route", "status"),
+            registry=self.registry,
+        )
+        self.forecasts_total = Counter(
+            FORECASTS_TOTAL.removesuffix("_total"),
+            "Forecasts served",
+            registry=self.registry,
+        )
+        self.training_seconds = Histogram(
+            TRAINING_SECONDS,
+            "Wall time of finished training runs",
+            ("outcome",),
+            buckets=_TRAINING_BUCKETS,
+            registry=self.registry,
+        )
+        self.training_runs_total = Counter(
+            TRAINING_RUNS_TOTAL.removesuffix("_total"),
+            "Finished training runs",
+            ("outcome",),
+            registry=self.registry,
+        )
+
+    def record_run(self, outcome: str, seconds: float) -> None:
+        """Count a finished training run and its wall time under its final status."""
+        self.training_runs_total.labels(outcome=outcome).inc()
+        self.training_seconds.labels(outcome=outcome).observe(seconds)
+
+    def render(self) -> tuple[bytes, str]:
+        """The registry in the Prometheus text format, and its content type."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

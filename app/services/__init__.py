@@ -1,0 +1,1 @@
+"""The service layer: every write of the API and the CLI, as keyword-only functions."""

@@ -1,0 +1,279 @@
+"""Observations: reading CSV uploads, storing batches idempotently, and paging through them.
+
+A batch is stored all or nothing. One bad row (an unparseable stamp, a stamp without a zone,
+a value that is not a finite number, a stamp given twice) refuses the whole batch with every
+problem listed by row, and stores nothing: a partly stored upload leaves the client to work
+out which rows to send again, and a gap it never notices. Re-sending a batch is safe: a stamp
+already stored with the same value is counted `unchanged`, with another value `updated`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import NamedTuple
+
+from sqlalchemy import Boolean, literal_column, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from app.db.models import Observation, utcnow
+
+MAX_REPORTED_PROBLEMS = 20
+# Rows per INSERT: 4 parameters a row stays under PostgreSQL's 65,535 and SQLite's 32,766.
+_BATCH_ROWS = 5_000
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
+_NOT_FINITE = frozenset({"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "-infinity"})
+
+
+class Reading(NamedTuple):
+    """One reading to store; `row` is where it came from (item index or CSV line)."""
+
+    row: int
+    ts: datetime
+    value: float
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """Why one row was refused; `row` numbers it as `Reading.row` does."""
+
+    row: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class IngestCounts:
+    """Of a stored batch: new stamps, stamps whose value changed, exact repeats."""
+
+    inserted: int
+    updated: int
+    unchanged: int
+
+
+class IngestError(ValueError):
+    """A payload refused as a whole; nothing of it was stored."""
+
+
+class TooManyRows(IngestError):
+    """More rows than LINECAST_MAX_INGEST_ROWS in one payload."""
+
+
+class RejectedRows(IngestError):
+    """Rows that make a payload unacceptable; keeps the first `MAX_REPORTED_PROBLEMS`."""
+
+    def __init__(self, problems: Sequence[RowProblem], count: int | None = None) -> None:
+        self.problems = list(problems[:MAX_REPORTED_PROBLEMS])
+        self.count = len(problems) if count is None else count
+        shown = "; ".join(f"row {problem.row}: {problem.reason}" for problem in self.problems)
+        first = (
+            f" (the first {len(self.problems)} follow)" if self.count > len(self.problems) else ""
+        )
+        rows = "row" if self.count == 1 else "rows"
+        super().__init__(f"{self.count} {rows} rejected, nothing stored{first}: {shown}")
+
+
+def parse_csv(data: bytes, *, max_rows: int) -> list[Reading]:
+    """Readings from a CSV with a header naming `timestamp` and `value`, `,` or `;` separated.
+
+    Rows are numbered as a spreadsheet shows them: the header is row 1. Blank lines are
+    skipped. Numbers use `.` as the decimal separator: a `1,5` in a `;` file is refused rather
+    than guessed, since `1,500` may as well mean fifteen hundred.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise IngestError(
+            f"the file is not UTF-8 text (bad byte at offset {error.start})"
+        ) from None
+    first_line = text.split("\n", 1)[0]
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    # strict: a stray quote is an error to report, not a cell silently merged with the next.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    readings: list[Reading] = []
+    problems: list[RowProblem] = []
+    problem_count = 0
+    try:
+        ts_column, value_column = _columns(next(reader, None))
+        for fields in reader:
+            if not any(field.strip() for field in fields):
+                continue
+            if len(readings) + problem_count >= max_rows:
+                raise TooManyRows(
+                    f"the file has more than {max_rows} rows, the most one upload takes"
+                )
+            try:
+                if len(fields) != 2:
+                    raise ValueError(f"expected 2 fields, got {len(fields)}")
+                ts = _parse_ts(fields[ts_column])
+                readings.append(Reading(reader.line_num, ts, _parse_value(fields[value_column])))
+            except ValueError as error:
+                problem_count += 1
+                if len(problems) < MAX_REPORTED_PROBLEMS:
+                    problems.append(RowProblem(reader.line_num, str(error)))
+    except csv.Error as error:
+        raise IngestError(f"row {reader.line_num}: not readable as CSV: {error}") from None
+    if problem_count:
+        raise RejectedRows(problems, problem_count)
+    return readings
+
+
+def ingest_observations(
+    *, session: Session, series_id: int, readings: Sequence[Reading], max_rows: int
+) -> IngestCounts:
+    """Insert or update `readings` of a series in one transaction; say what changed.
+
+    Raises `TooManyRows` past `max_rows` and `RejectedRows` for a stamp given twice (compared
+    in UTC, so 01:00+01:00 and 00:00Z are the same stamp), storing nothing in either case.
+    """
+    if len(readings) > max_rows:
+        raise TooManyRows(f"{len(readings)} rows sent, the most one upload takes is {max_rows}")
+    _refuse_duplicates(readings)
+    dialect = session.get_bind().dialect.name
+    now = utcnow()
+    inserted = updated = 0
+    for start in range(0, len(readings), _BATCH_ROWS):
+        batch = readings[start : start + _BATCH_ROWS]
+        if dialect == "postgresql":
+            new, changed = _upsert_postgresql(session, series_id, batch, now)
+        elif dialect == "sqlite":
+            new, changed = _upsert_sqlite(session, series_id, batch, now)
+        else:
+            raise NotImplementedError(f"storing observations on {dialect} is not supported")
+        inserted += new
+        updated += changed
+    session.commit()
+    return IngestCounts(inserted, updated, len(readings) - inserted - updated)
+
+
+def observations_page(
+    *,
+    session: Session,
+    series_id: int,
+    start: datetime | None,
+    end: datetime | None,
+    after: datetime | None,
+    limit: int,
+) -> tuple[list[Observation], bool]:
+    """Up to `limit` readings with start <= ts < end and ts > after, by time; and whether more.
+
+    Keyset paging on `ts` (the primary key's second column) costs the same on page 1,000 as
+    on page 1, and a reading ingested between two pages does not shift the rest.
+    """
+    query = select(Observation).where(Observation.series_id == series_id)
+    if start is not None:
+        query = query.where(Observation.ts >= start)
+    if end is not None:
+        query = query.where(Observation.ts < end)
+    if after is not None:
+        query = query.where(Observation.ts > after)
+    rows = list(session.scalars(query.order_by(Observation.ts).limit(limit + 1)))
+    return rows[:limit], len(rows) > limit
+
+
+def _columns(header: list[str] | None) -> tuple[int, int]:
+    if header is None:
+        raise IngestError("the file is empty: expected a header line `timestamp,value`")
+    names = [name.strip().lower() for name in header]
+    if sorted(names) != ["timestamp", "value"]:
+        raise IngestError(
+            f"row 1: the header must name the two columns timestamp and value, got {_shown(header)}"
+        )
+    return names.index("timestamp"), names.index("value")
+
+
+def _parse_ts(text: str) -> datetime:
+    try:
+        ts = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"timestamp {_shown(text)} is not an ISO 8601 date and time") from None
+    if ts.tzinfo is None or ts.utcoffset() is None:
+        raise ValueError(
+            f"timestamp {_shown(text)} has no timezone: add Z or an offset such as +01:00"
+        )
+    return ts.astimezone(UTC)
+
+
+def _parse_value(text: str) -> float:
+    text = text.strip()
+    if _NUMBER.fullmatch(text):
+        value = float(text)
+        if math.isfinite(value):
+            return value
+    if text.lower() in _NOT_FINITE or _NUMBER.fullmatch(text):
+        raise ValueError(f"value {_shown(text)} is not a finite number")
+    if _DECIMAL_COMMA.fullmatch(text):
+        raise ValueError(f"value {_shown(text)} is not a number: use . as the decimal separator")
+    raise ValueError(f"value {_shown(text)} is not a number")
+
+
+def _shown(value: object) -> str:
+    # Echo enough of a bad cell to find it, never a whole hostile payload.
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _refuse_duplicates(readings: Sequence[Reading]) -> None:
+    first_row: dict[datetime, int] = {}
+    problems = []
+    for reading in readings:
+        seen = first_row.setdefault(reading.ts, reading.row)
+        if seen != reading.row:
+            problems.append(
+                RowProblem(reading.row, f"timestamp {reading.ts.isoformat()} repeats row {seen}")
+            )
+    if problems:
+        raise RejectedRows(problems)
+
+
+def _values(series_id: int, batch: Sequence[Reading], now: datetime) -> list[dict[str, object]]:
+    return [
+        {"series_id": series_id, "ts": reading.ts, "value": reading.value, "ingested_at": now}
+        for reading in batch
+    ]
+
+
+def _upsert_postgresql(
+    session: Session, series_id: int, batch: Sequence[Reading], now: datetime
+) -> tuple[int, int]:
+    insert = postgresql.insert(Observation).values(_values(series_id, batch, now))
+    # The WHERE skips rows whose value is the same, so they are not returned; of the rows
+    # returned, xmax = 0 marks a fresh insert (an updated row carries its updater's xid).
+    statement = insert.on_conflict_do_update(
+        index_elements=[Observation.series_id, Observation.ts],
+        set_={"value": insert.excluded.value, "ingested_at": now},
+        where=Observation.value.is_distinct_from(insert.excluded.value),
+    ).returning(literal_column("xmax = 0", Boolean))
+    fresh = list(session.scalars(statement))
+    new = sum(fresh)
+    return new, len(fresh) - new
+
+
+def _upsert_sqlite(
+    session: Session, series_id: int, batch: Sequence[Reading], now: datetime
+) -> tuple[int, int]:
+    # SQLite has no xmax, so the counts come from reading the stored values first. Its single
+    # writer makes that exact for the usual one-process deployment; the upsert itself stays
+    # correct even if another process writes in between.
+    query = select(Observation.ts, Observation.value).where(
+        Observation.series_id == series_id,
+        Observation.ts.in_([reading.ts for reading in batch]),
+    )
+    stored = {ts: value for ts, value in session.execute(query)}
+    new = sum(reading.ts not in stored for reading in batch)
+    changed = sum(reading.ts in stored and stored[reading.ts] != reading.value for reading in batch)
+    insert = sqlite.insert(Observation).values(_values(series_id, batch, now))
+    session.execute(
+        insert.on_conflict_do_update(
+            index_elements=[Observation.series_id, Observation.ts],
+            set_={"value": insert.excluded.value, "ingested_at": now},
+            where=Observation.value.is_distinct_from(insert.excluded.value),
+        )
+    )
+    return new, changed

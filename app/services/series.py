@@ -1,0 +1,52 @@
+"""Series: creating, listing and archiving them.
+
+Archiving is the end of a series' life as far as the API goes: its data stays readable (old
+forecasts must remain explainable), but nothing is written to it again. Series are never
+deleted through the API; the cascade in the schema is for an operator's cleanup.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.api.schemas import SeriesCreate
+from app.db.models import Series, utcnow
+
+
+class SeriesNameTaken(ValueError):
+    """Another series already has this name."""
+
+
+def create_series(*, session: Session, series_in: SeriesCreate) -> Series:
+    """Store a new series; a taken name raises `SeriesNameTaken` and stores nothing."""
+    series = Series(**series_in.model_dump())
+    session.add(series)
+    try:
+        session.commit()
+    except IntegrityError as error:
+        # The database's unique constraint decides, so two concurrent creates cannot both win.
+        session.rollback()
+        raise SeriesNameTaken(f"a series named {series_in.name!r} already exists") from error
+    return series
+
+
+def list_series(
+    *, session: Session, limit: int, offset: int, include_archived: bool
+) -> tuple[list[Series], int]:
+    """One page of series by id, and how many there are in all."""
+    query = select(Series)
+    if not include_archived:
+        query = query.where(Series.archived_at.is_(None))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page = session.scalars(query.order_by(Series.id).limit(limit).offset(offset)).all()
+    return list(page), total
+
+
+def archive_series(*, session: Session, series: Series) -> Series:
+    """Archive `series`; archiving it again keeps the first archive time."""
+    if series.archived_at is None:
+        series.archived_at = utcnow()
+        session.commit()
+    return series

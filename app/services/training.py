@@ -1,0 +1,427 @@
+"""Training runs: asking for one, and executing one from queued to a stored outcome.
+
+A run's life: `request_training` queues it (at most one queued or running run per series; the
+partial unique index `ix_training_runs_one_open` decides races). A worker or the in-process
+executor calls `execute_run`, which claims it, trains the candidate on the data before the
+backtest window, scores it against repeat-last and the active model (`app.services.backtest`),
+and stores the outcome in one transaction: a new version, active or rejected, and the run's
+final status. Progress and heartbeats are written in their own short transactions; nothing
+else is written before that last transaction, so a failure leaves no half-stored version.
+
+Claims, heartbeats and who may write a running run: `app.jobs`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db.json_values import json_safe
+from app.db.models import OPEN_RUN_STATUSES, ModelVersion, RunTrigger, Series, TrainingRun, utcnow
+from app.jobs import (
+    Heartbeat,
+    RunClaim,
+    RunInterrupted,
+    RunLost,
+    claim_run,
+    fail_run,
+    release_run,
+)
+from app.services.backtest import GateDecision, GateScores, backtest_origins, judge, score_for_gate
+from app.services.registry import active_version, load_model, verify_artifact
+from app.services.series_data import count_observations, load_frame
+from app.settings import Settings, get_settings
+from model.forecaster import Forecaster
+from model.line_model import LineModel, LineSpec
+from model.modes import TrainingMode
+from model.network import NetworkConfig
+from model.trainer import TrainConfig
+from preprocessing.calendar import CalendarConfig
+from preprocessing.pipeline import PipelineConfig
+from preprocessing.regularise import RegulariseConfig
+
+log = logging.getLogger(__name__)
+
+BACKTEST_WINDOWS = 8
+# Share of the progress bar for training; the backtest and storing take the rest.
+_TRAINING_SHARE = 0.9
+# Tries to store an outcome when another version was promoted while the candidate was scored.
+_STORE_TRIES = 3
+_REQUEST_TRIES = 3
+
+
+class TrainingOptions(BaseModel):
+    """What to train; stored as JSON in `TrainingRun.config` and `ModelVersion.config`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    horizon: int = Field(default_factory=lambda: get_settings().default_horizon, ge=1, le=10_000)
+    context: int = Field(default_factory=lambda: get_settings().default_context, ge=2, le=100_000)
+    mode: str = "auto"
+    hidden: int = Field(default=64, ge=1, le=1024)
+    layers: int = Field(default=2, ge=1, le=8)
+    epochs: int = Field(default=30, ge=1, le=10_000)
+    steps_per_epoch: int = Field(default=100, ge=1, le=100_000)
+    seed: int = Field(default=0, ge=0)
+    warm_start: bool = False
+
+    @field_validator("mode")
+    @classmethod
+    def _known_mode(cls, mode: str) -> str:
+        if mode != "auto":
+            TrainingMode.parse(mode)
+        return mode
+
+
+def minimum_observations(options: TrainingOptions) -> int:
+    """Observations a run needs: the model's training rows, then one backtest window."""
+    return _training_rows(options) + options.horizon
+
+
+def check_trainable(*, session: Session, series: Series, options: TrainingOptions) -> None:
+    """ValueError naming why the series cannot be trained with `options`, if it cannot."""
+    if series.archived_at is not None:
+        raise ValueError(f"series {series.id} is archived; archived series are not trained")
+    have = count_observations(session=session, series_id=series.id)
+    need = minimum_observations(options)
+    if have < need:
+        raise ValueError(
+            f"series {series.id} has {have} observations; training with context "
+            f"{options.context} and horizon {options.horizon} needs at least {need}"
+        )
+
+
+def open_run(*, session: Session, series_id: int) -> TrainingRun | None:
+    query = select(TrainingRun).where(
+        TrainingRun.series_id == series_id, TrainingRun.status.in_(OPEN_RUN_STATUSES)
+    )
+    return session.scalars(query.execution_options(populate_existing=True)).one_or_none()
+
+
+def request_training(
+    *,
+    session: Session,
+    series_id: int,
+    trigger: RunTrigger,
+    options: TrainingOptions,
+    requested_by: str | None,
+) -> tuple[TrainingRun, bool]:
+    """Queue a run, or return the series' queued or running one; the bool says which.
+
+    LookupError for an unknown series, ValueError for one that cannot be trained.
+    """
+    try:
+        series = session.get(Series, series_id)
+        if series is None:
+            raise LookupError(f"series {series_id} not found")
+        check_trainable(session=session, series=series, options=options)
+        for _ in range(_REQUEST_TRIES):
+            existing = open_run(session=session, series_id=series_id)
+            if existing is not None:
+                session.commit()
+                return existing, False
+            run = TrainingRun(
+                series_id=series_id,
+                status="queued",
+                trigger=trigger,
+                warm_start=options.warm_start,
+                requested_by=requested_by,
+                config=options.model_dump(),
+                message="queued",
+            )
+            try:
+                # A savepoint: losing the race to another request rolls back only this insert.
+                with session.begin_nested():
+                    session.add(run)
+            except IntegrityError:
+                continue
+            session.commit()
+            return run, True
+    except BaseException:
+        session.rollback()
+        raise
+    raise RuntimeError(f"series {series_id}: could neither queue a run nor find the open one")
+
+
+def request_retraining(
+    *,
+    session: Session,
+    series_ids: list[int] | None,
+    warm_start: bool,
+    requested_by: str | None,
+    trigger: RunTrigger,
+) -> list[tuple[TrainingRun, bool]]:
+    """Queue runs for the given series, or for every unarchived one that can be trained.
+
+    Each series is retrained with its active version's options (or the defaults without
+    one), with `warm_start` as asked. Given series are all checked before any is queued, so
+    one that cannot be trained (LookupError, ValueError) queues nothing; without ids such
+    series are skipped.
+    """
+    if series_ids is None:
+        query = select(Series).where(Series.archived_at.is_(None)).order_by(Series.id)
+        plans = []
+        for series in session.scalars(query):
+            options = _retrain_options(session, series.id, warm_start)
+            try:
+                check_trainable(session=session, series=series, options=options)
+            except ValueError:
+                continue
+            plans.append((series.id, options))
+    else:
+        plans = []
+        for series_id in dict.fromkeys(series_ids):
+            series = session.get(Series, series_id)
+            if series is None:
+                raise LookupError(f"series {series_id} not found")
+            options = _retrain_options(session, series_id, warm_start)
+            check_trainable(session=session, series=series, options=options)
+            plans.append((series_id, options))
+    return [
+        request_training(
+            session=session,
+            series_id=series_id,
+            trigger=trigger,
+            options=options,
+            requested_by=requested_by,
+        )
+        for series_id, options in plans
+    ]
+
+
+def execute_run(
+    run_id: int,
+    *,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    worker_id: str,
+    stop_event: threading.Event | None = None,
+) -> None:
+    """Claim a queued run (or go on with one `worker_id` claimed) and take it to its outcome.
+
+    Never raises for the run's own errors: they end it as failed, with the error's type and
+    first line. `stop_event` set during training puts the run back in the queue at the next
+    epoch's end.
+    """
+    claim = claim_run(session_factory, run_id, worker_id)
+    if claim is None:
+        return
+    try:
+        with Heartbeat(session_factory, claim, settings.heartbeat_seconds) as heartbeat:
+            _train(claim, session_factory, settings, heartbeat, stop_event)
+    except RunInterrupted:
+        release_run(session_factory, claim)
+    except RunLost:
+        log.warning("run %d was taken from %s (declared dead); dropped", run_id, worker_id)
+    except Exception as error:
+        log.exception("training run %d failed", run_id)
+        fail_run(session_factory, claim, error)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    decision: GateDecision
+    scores: GateScores
+    active: ModelVersion | None
+
+
+def _train(
+    claim: RunClaim,
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    heartbeat: Heartbeat,
+    stop_event: threading.Event | None,
+) -> None:
+    with sessions() as session:
+        run = session.get(TrainingRun, claim.run_id)
+        assert run is not None  # claimed above
+        series = session.get(Series, run.series_id)
+        assert series is not None  # the foreign key cascades
+        if series.archived_at is not None:
+            raise ValueError(f"series {series.id} was archived after the run was queued")
+        options = TrainingOptions.model_validate(run.config)
+        frame = load_frame(session=session, series_id=series.id)
+        active = active_version(session=session, series_id=series.id)
+    if len(frame) < minimum_observations(options):
+        raise ValueError(
+            f"series {series.id} has {len(frame)} observations; training needs at least "
+            f"{minimum_observations(options)}"
+        )
+    windows = min(BACKTEST_WINDOWS, (len(frame) - _training_rows(options)) // options.horizon)
+    origins = backtest_origins(frame, options.horizon, windows)
+
+    def on_epoch(epoch: int, max_epochs: int, loss: float) -> None:
+        if stop_event is not None and stop_event.is_set():
+            raise RunInterrupted
+        heartbeat.beat(
+            progress=_TRAINING_SHARE * (epoch + 1) / max_epochs,
+            message=f"epoch {epoch + 1}/{max_epochs}: validation loss {loss:.4g}",
+        )
+
+    initial_weights = None
+    if options.warm_start and active is not None:
+        verify_artifact(active)
+        initial_weights = active.artifact
+    model = _line_model(options, series)
+    # The candidate never sees the backtest window, so its backtest is out of sample.
+    model.fit(frame.loc[: origins[0]], on_epoch=on_epoch, initial_weights=initial_weights)
+    heartbeat.beat(progress=_TRAINING_SHARE, message="backtesting")
+    warm_start = None
+    if options.warm_start:
+        warm_start = (
+            f"{model.warm_start} (active v{active.version})"
+            if active is not None
+            else "warm start not possible: the series has no active model"
+        )
+    for _ in range(_STORE_TRIES):
+        active_model = load_model(active) if active is not None else None
+        scores = score_for_gate(model, active_model, frame, origins)
+        decision = judge(
+            scores,
+            active_version=active.version if active else None,
+            margin=settings.retrain_margin,
+        )
+        metrics = _metrics(model, scores, active, settings, warm_start, len(frame), origins)
+        outcome = _Outcome(decision, scores, active)
+        stored, active = _store(sessions, claim, series.id, model, options, outcome, metrics)
+        if stored:
+            return
+    raise RuntimeError("the active model kept changing while this run was being scored")
+
+
+def _store(
+    sessions: sessionmaker[Session],
+    claim: RunClaim,
+    series_id: int,
+    model: LineModel,
+    options: TrainingOptions,
+    outcome: _Outcome,
+    metrics: dict[str, Any],
+) -> tuple[bool, ModelVersion | None]:
+    """Store the version and the run's outcome in one transaction; (False, the now active
+    version) when the active version is no longer the one the candidate was scored against."""
+    artifact = model.to_bytes()
+    assert model.pipeline is not None and model.pipeline.report is not None and model.mode
+    with sessions.begin() as session:
+        # The series lock orders this against registry changes for the same series.
+        session.get(Series, series_id, with_for_update=True)
+        run = session.get(TrainingRun, claim.run_id, with_for_update=True, populate_existing=True)
+        if run is None or not claim.matches(run):
+            raise RunLost
+        current = active_version(session=session, series_id=series_id)
+        expected = outcome.active.id if outcome.active else None
+        if (current.id if current else None) != expected:
+            return False, current
+        number = session.scalar(
+            select(func.max(ModelVersion.version)).where(ModelVersion.series_id == series_id)
+        )
+        now = utcnow()
+        promote, reason = outcome.decision.promote, outcome.decision.reason
+        if promote and current is not None:
+            current.status, current.retired_at = "retired", now
+            session.flush()  # before the new active row: one active version at a time
+        version = ModelVersion(
+            series_id=series_id,
+            version=(number or 0) + 1,
+            status="active" if promote else "rejected",
+            training_mode=model.mode.used,
+            config=options.model_dump(),
+            preprocessing=json_safe(model.pipeline.report.to_dict()),
+            metrics=metrics,
+            backtest_error=outcome.scores.candidate_mae,
+            artifact=artifact,
+            artifact_sha256=hashlib.sha256(artifact).hexdigest(),
+            promoted_at=now if promote else None,
+            status_reason=reason,
+            training_run_id=run.id,
+        )
+        session.add(version)
+        session.flush()
+        run.status = "succeeded" if promote else "rejected"
+        run.message, run.metrics, run.progress = reason, metrics, 1.0
+        run.finished_at, run.heartbeat_at, run.model_version_id = now, now, version.id
+    return True, version
+
+
+def _metrics(
+    model: LineModel,
+    scores: GateScores,
+    active: ModelVersion | None,
+    settings: Settings,
+    warm_start: str | None,
+    observations: int,
+    origins: list[pd.Timestamp],
+) -> dict[str, Any]:
+    assert model.forecaster is not None and model.forecaster.report is not None and model.mode
+    report = model.forecaster.report
+    return json_safe(
+        {
+            "validation_loss": report.best_validation_loss,
+            "initial_validation_loss": report.initial_validation_loss,
+            "best_epoch": report.best_epoch,
+            "epochs": len(report.validation_loss),
+            "steps": report.steps,
+            "train_seconds": report.seconds,
+            "observations": observations,
+            "training_end": origins[0].isoformat(),
+            "backtest_origins": scores.origins,
+            "backtest_steps": scores.steps,
+            "backtest_mae": scores.candidate_mae,
+            "naive_backtest_mae": scores.naive_mae,
+            "active_backtest_mae": scores.active_mae,
+            "active_version": active.version if active else None,
+            "active_version_id": active.id if active else None,
+            "retrain_margin": settings.retrain_margin,
+            "mode_requested": model.mode.requested,
+            "mode_used": model.mode.used,
+            "mode_reason": model.mode.reason,
+            "warm_start": warm_start,
+        }
+    )
+
+
+def _line_model(options: TrainingOptions, series: Series) -> LineModel:
+    spec = LineSpec(
+        target="value",
+        mode=options.mode,
+        calendar=CalendarConfig(timezone=series.timezone),
+        pipeline=PipelineConfig(regularise=RegulariseConfig(freq=series.frequency)),
+    )
+    network = NetworkConfig(
+        horizon=options.horizon,
+        hidden=options.hidden,
+        layers=options.layers,
+        tau_max=float(options.context),
+    )
+    training = TrainConfig(
+        # With "auto" the line model picks the mode after preprocessing; "dsf" is a stand-in.
+        mode="dsf" if options.mode == "auto" else options.mode,
+        context=options.context,
+        max_epochs=options.epochs,
+        steps_per_epoch=options.steps_per_epoch,
+        seed=options.seed,
+    )
+    return LineModel(spec, network, training)
+
+
+def _training_rows(options: TrainingOptions) -> int:
+    forecaster = Forecaster(
+        NetworkConfig(horizon=options.horizon), TrainConfig(context=options.context), "cpu"
+    )
+    return max(forecaster.minimum_rows(), PipelineConfig().min_length)
+
+
+def _retrain_options(session: Session, series_id: int, warm_start: bool) -> TrainingOptions:
+    active = active_version(session=session, series_id=series_id)
+    if active is None:
+        return TrainingOptions(warm_start=warm_start)
+    return TrainingOptions.model_validate({**active.config, "warm_start": warm_start})

@@ -1,0 +1,83 @@
+"""Forecast requests over HTTP: options, inline context, and refusals that store nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db.models import Prediction
+from app.settings import Settings
+from tests.api.lines import TINY, line_frame, line_settings, train, upload_line
+
+
+@pytest.fixture
+def api_settings(migrated_url: str) -> Settings:
+    return line_settings(migrated_url)
+
+
+@pytest.fixture
+def trained(make_series: Callable[..., dict[str, Any]], writer: httpx.Client) -> int:
+    series_id = make_series(name="plant-d/line-1/throughput", frequency="h")["id"]
+    upload_line(writer, series_id, line_frame(days=20, seed=4))
+    assert train(writer, series_id)["status"] == "succeeded"
+    return series_id
+
+
+def _predictions(db: sessionmaker[Session]) -> int:
+    with db() as session:
+        return session.scalar(select(func.count()).select_from(Prediction)) or 0
+
+
+def test_shorter_horizon_and_chosen_quantiles(trained: int, reader: httpx.Client) -> None:
+    answer = reader.post(f"/v1/series/{trained}/forecast", json={"horizon": 3, "quantiles": [0.5]})
+    assert answer.status_code == 200, answer.text
+    steps = answer.json()["forecast"]
+    assert [s["step"] for s in steps] == [1, 2, 3]
+    assert all(set(s["quantiles"]) == {"0.5"} for s in steps)
+
+
+def test_inline_context_forecasts_after_its_last_reading(
+    trained: int, reader: httpx.Client
+) -> None:
+    frame = line_frame(days=20, seed=4)["throughput"].dropna().iloc[-60:-10]
+    context = [{"ts": stamp.isoformat(), "value": value} for stamp, value in frame.items()]
+    answer = reader.post(f"/v1/series/{trained}/forecast", json={"context": context})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["origin"] == frame.index[-1].isoformat().replace("+00:00", "Z")
+
+
+def test_bad_forecast_requests_store_nothing(
+    trained: int,
+    make_series: Callable[..., dict[str, Any]],
+    reader: httpx.Client,
+    db: sessionmaker[Session],
+) -> None:
+    untrained = make_series(name="plant-d/line-2/throughput", frequency="h")["id"]
+    short = [{"ts": f"2026-01-01T{h:02d}:00:00Z", "value": 1.0 + h} for h in range(5)]
+    url = f"/v1/series/{trained}/forecast"
+    cases = [
+        (reader.post(url, json={"horizon": TINY["horizon"] + 1}), 422, "1 to 6 steps"),
+        (reader.post(url, json={"quantiles": [0.25]}), 422, "quantile 0.25 is not one"),
+        (reader.post(url, json={"horizon": 0}), 422, "horizon"),
+        (reader.post(url, json={"context": short}), 422, "reads 24 steps"),
+        (reader.post(url, json={"horizon": "soon"}), 422, "horizon"),
+        (reader.post(f"/v1/series/{untrained}/forecast", json={}), 409, "train it first"),
+        (reader.post("/v1/series/424242/forecast", json={}), 404, "not found"),
+    ]
+    for response, code, words in cases:
+        assert response.status_code == code, response.text
+        assert words in response.json()["detail"], response.text
+    assert _predictions(db) == 0
+
+
+def test_a_reused_request_id_is_refused(trained: int, reader: httpx.Client) -> None:
+    headers = {"X-Request-ID": "plant-d-forecast-1"}
+    first = reader.post(f"/v1/series/{trained}/forecast", json={}, headers=headers)
+    assert first.status_code == 200
+    again = reader.post(f"/v1/series/{trained}/forecast", json={}, headers=headers)
+    assert again.status_code == 422 and "already used" in again.json()["detail"]

@@ -1,0 +1,151 @@
+"""Serving forecasts: stored predictions, horizons, inline context, the model cache."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db.models import Prediction
+from app.services.forecasting import ModelCache, forecast_series
+from app.services.registry import ArtifactIntegrityError
+from tests.services.conftest import add_series, add_version
+
+
+def _predictions(session: Session, request_id: str) -> list[Prediction]:
+    query = select(Prediction).where(Prediction.request_id == request_id).order_by(Prediction.step)
+    return list(session.scalars(query))
+
+
+def test_each_step_of_a_forecast_is_stored_as_one_prediction(
+    sessions: sessionmaker[Session], line: pd.DataFrame, tiny_artifact: bytes
+) -> None:
+    with sessions() as session:
+        series = add_series(session, line)
+        version = add_version(session, series.id, tiny_artifact, version=3, status="active")
+        result = forecast_series(
+            session=session, cache=ModelCache(), series=series, request_id="req-1"
+        )
+    assert (result.model_version_id, result.model_version) == (version.id, 3)
+    assert result.origin == line.index[-1] and result.filled_context == 0
+    assert list(result.stamps) == list(pd.date_range(line.index[-1], periods=7, freq="h")[1:])
+    with sessions() as session:
+        rows = _predictions(session, "req-1")
+    assert [row.step for row in rows] == [1, 2, 3, 4, 5, 6]
+    for row, (stamp, values) in zip(rows, result.values.iterrows(), strict=True):
+        assert (row.series_id, row.model_version_id) == (series.id, version.id)
+        assert row.ts == stamp and row.origin == result.origin
+        assert (row.lower, row.median, row.upper) == (
+            values["q0.1"],
+            values["q0.5"],
+            values["q0.9"],
+        )
+        assert row.quantiles == {name: float(value) for name, value in values.items()}
+
+
+def test_a_shorter_horizon_truncates_and_a_longer_one_is_refused(
+    sessions: sessionmaker[Session], line: pd.DataFrame, tiny_artifact: bytes
+) -> None:
+    cache = ModelCache()
+    with sessions() as session:
+        series = add_series(session, line)
+        add_version(session, series.id, tiny_artifact, version=1, status="active")
+        full = forecast_series(session=session, cache=cache, series=series, request_id="full")
+        short = forecast_series(
+            session=session, cache=cache, series=series, horizon=2, request_id="short"
+        )
+        pd.testing.assert_frame_equal(short.values, full.values.iloc[:2])
+        with pytest.raises(ValueError, match=r"horizon 7 is outside .* v1 forecasts: 1 to 6 steps"):
+            forecast_series(session=session, cache=cache, series=series, horizon=7, request_id="x")
+        assert len(_predictions(session, "short")) == 2
+        assert _predictions(session, "x") == []
+
+
+def test_an_inline_context_is_forecast_instead_of_the_stored_one(
+    sessions: sessionmaker[Session], line: pd.DataFrame, tiny_artifact: bytes
+) -> None:
+    cache = ModelCache()
+    earlier = line.iloc[:-48]
+    with sessions() as session:
+        series = add_series(session, line)
+        add_version(session, series.id, tiny_artifact, version=1, status="active")
+        result = forecast_series(
+            session=session, cache=cache, series=series, context_frame=earlier, request_id="r"
+        )
+        assert result.origin == earlier.index[-1]
+        with pytest.raises(ValueError, match="request id 'r' was already used"):
+            forecast_series(session=session, cache=cache, series=series, request_id="r")
+        assert len(_predictions(session, "r")) == 6
+
+
+def test_an_artifact_that_fails_its_check_is_refused_and_never_loaded(
+    sessions: sessionmaker[Session], line: pd.DataFrame, tiny_artifact: bytes
+) -> None:
+    cache = ModelCache()
+    with sessions() as session:
+        series = add_series(session, line)
+        # The bytes were changed after the hash was recorded.
+        add_version(
+            session,
+            series.id,
+            tiny_artifact[:100] + b"tampered" + tiny_artifact[108:],
+            artifact_sha256=hashlib.sha256(tiny_artifact).hexdigest(),
+            version=1,
+            status="active",
+        )
+        with pytest.raises(ArtifactIntegrityError, match="fails its sha256 check"):
+            forecast_series(session=session, cache=cache, series=series, request_id="r")
+        assert len(cache) == 0
+        assert session.scalar(select(func.count()).select_from(Prediction)) == 0
+
+
+def test_the_cache_keeps_the_most_recently_used_models(
+    sessions: sessionmaker[Session], line: pd.DataFrame, tiny_artifact: bytes
+) -> None:
+    cache = ModelCache(size=2)
+    with sessions() as session:
+        series = add_series(session, line)
+        versions = [
+            add_version(session, series.id, tiny_artifact, version=n, status="retired")
+            for n in (1, 2, 3)
+        ]
+    first = cache.get(versions[0])
+    assert cache.get(versions[0]) is first  # loaded once, then shared
+    cache.get(versions[1])
+    cache.get(versions[0])  # now the most recently used
+    cache.get(versions[2])
+    assert versions[0] in cache and versions[2] in cache and versions[1] not in cache
+    assert len(cache) == 2
+
+
+def test_the_cache_serves_threads_at_once_within_its_size(
+    sessions: sessionmaker[Session], line: pd.DataFrame, tiny_artifact: bytes
+) -> None:
+    cache = ModelCache(size=2)
+    with sessions() as session:
+        series = add_series(session, line)
+        versions = [
+            add_version(session, series.id, tiny_artifact, version=n, status="retired")
+            for n in (1, 2, 3)
+        ]
+    barrier = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def use(offset: int) -> None:
+        try:
+            barrier.wait()
+            for k in range(6):
+                cache.get(versions[(offset + k) % 3]).forecast(line)
+        except BaseException as error:  # asserted below
+            errors.append(error)
+
+    threads = [threading.Thread(target=use, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(cache) == 2

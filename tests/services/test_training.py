@@ -1,0 +1,218 @@
+"""Training runs end to end: queueing, executing, the gate, warm starts and failures."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db.models import ModelVersion, TrainingRun, utcnow
+from app.services.registry import active_version, list_versions, load_model
+from app.services.training import (
+    TrainingOptions,
+    execute_run,
+    minimum_observations,
+    request_retraining,
+    request_training,
+)
+from app.settings import Settings
+from tests.services.conftest import TINY, add_series
+
+
+def _train(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    series_id: int,
+    options: TrainingOptions = TINY,
+) -> TrainingRun:
+    with sessions() as session:
+        run, created = request_training(
+            session=session, series_id=series_id, trigger="api", options=options, requested_by="t"
+        )
+    assert created
+    execute_run(run.id, session_factory=sessions, settings=settings, worker_id="test-worker")
+    with sessions() as session:
+        stored = session.get(TrainingRun, run.id)
+        assert stored is not None
+        return stored
+
+
+def test_a_first_run_promotes_a_model_that_loads_and_forecasts(
+    sessions: sessionmaker[Session], settings: Settings, line: pd.DataFrame
+) -> None:
+    with sessions() as session:
+        series = add_series(session, line)
+    run = _train(sessions, settings, series.id)
+
+    assert run.status == "succeeded", run.error
+    assert run.progress == 1.0 and run.attempts == 1 and run.worker_id == "test-worker"
+    assert run.message.startswith("first model: backtest MAE")
+    metrics = run.metrics
+    assert metrics["backtest_mae"] < metrics["naive_backtest_mae"]
+    assert metrics["active_version"] is None and metrics["warm_start"] is None
+    assert metrics["steps"] == TINY.epochs * TINY.steps_per_epoch
+    assert metrics["backtest_origins"] == 8 and metrics["backtest_steps"] == TINY.horizon
+    assert metrics["mode_used"] in ("dsf", "bptt") and metrics["mode_requested"] == "auto"
+    with sessions() as session:
+        version = active_version(session=session, series_id=series.id)
+        assert version is not None
+        assert (version.version, version.id) == (1, run.model_version_id)
+        assert version.training_run_id == run.id and version.promoted_at is not None
+        assert version.metrics == metrics and version.backtest_error == metrics["backtest_mae"]
+        assert version.config == TINY.model_dump()
+        assert version.preprocessing["recommended_mode"] == metrics["mode_used"]
+    model = load_model(version)
+    forecast = model.forecast(line)
+    assert len(forecast.values) == TINY.horizon
+    assert forecast.values.index[0] == line.index[-1] + pd.Timedelta(hours=1)
+    assert 50 < forecast.values["q0.5"].mean() < 200  # plant units, not the scaled space
+
+
+def test_a_candidate_that_cannot_clear_the_margin_is_rejected_and_the_active_stays(
+    sessions: sessionmaker[Session], settings: Settings, line: pd.DataFrame
+) -> None:
+    with sessions() as session:
+        series = add_series(session, line)
+    first = _train(sessions, settings, series.id)
+    assert first.status == "succeeded", first.error
+    # A candidate must now cut the active model's error by 99 %: the same data, training and
+    # warm start from the active weights cannot, so the gate must say no.
+    strict = settings.model_copy(update={"retrain_margin": 0.99})
+    second = _train(sessions, strict, series.id, TINY.model_copy(update={"warm_start": True}))
+
+    metrics = second.metrics
+    assert second.status == "rejected"
+    assert metrics["warm_start"] == "warm start from the given weights (active v1)"
+    assert metrics["active_version"] == 1 and metrics["active_backtest_mae"] is not None
+    reason = (
+        f"backtest MAE {metrics['backtest_mae']:.4g} does not beat active v1's "
+        f"{metrics['active_backtest_mae']:.4g} by the 99% margin"
+    )
+    assert second.message == reason
+    with sessions() as session:
+        versions = {v.version: v for v in list_versions(session=session, series_id=series.id)}
+        assert versions[1].status == "active" and versions[1].retired_at is None
+        assert versions[2].status == "rejected" and versions[2].status_reason == reason
+        assert versions[2].id == second.model_version_id and versions[2].promoted_at is None
+
+
+def test_a_warm_start_from_a_network_of_another_shape_trains_from_scratch(
+    sessions: sessionmaker[Session], settings: Settings, line: pd.DataFrame
+) -> None:
+    with sessions() as session:
+        series = add_series(session, line)
+    assert _train(sessions, settings, series.id).status == "succeeded"
+    wider = TINY.model_copy(update={"hidden": 12, "warm_start": True})
+    run = _train(sessions, settings, series.id, wider)
+
+    assert run.status in ("succeeded", "rejected"), run.error
+    assert run.metrics["warm_start"] == (
+        "warm start not possible: hidden 12 here, 8 there (active v1)"
+    )
+
+
+def test_concurrent_requests_for_one_series_queue_exactly_one_run(
+    sessions: sessionmaker[Session], line: pd.DataFrame
+) -> None:
+    with sessions() as session:
+        series = add_series(session, line)
+    barrier = threading.Barrier(8)
+    results: list[tuple[int, bool]] = []
+    errors: list[BaseException] = []
+
+    def request() -> None:
+        try:
+            with sessions() as session:
+                barrier.wait()
+                run, created = request_training(
+                    session=session,
+                    series_id=series.id,
+                    trigger="api",
+                    options=TINY,
+                    requested_by="t",
+                )
+                results.append((run.id, created))
+        except BaseException as error:  # reported below, with the thread's error
+            errors.append(error)
+
+    threads = [threading.Thread(target=request) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert sum(created for _, created in results) == 1
+    assert len({run_id for run_id, _ in results}) == 1
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(TrainingRun)) == 1
+
+
+def test_archived_and_short_series_are_refused_and_nothing_is_queued(
+    sessions: sessionmaker[Session], line: pd.DataFrame
+) -> None:
+    need = minimum_observations(TINY)
+    with sessions() as session:
+        archived = add_series(session, line, archived_at=utcnow())
+        short = add_series(session, line.iloc[: need - 1])
+        with pytest.raises(ValueError, match=f"series {archived.id} is archived"):
+            request_training(
+                session=session,
+                series_id=archived.id,
+                trigger="api",
+                options=TINY,
+                requested_by=None,
+            )
+        with pytest.raises(ValueError, match=f"has {need - 1} observations; .* at least {need}"):
+            request_training(
+                session=session, series_id=short.id, trigger="api", options=TINY, requested_by=None
+            )
+        with pytest.raises(LookupError, match="series 999999 not found"):
+            request_training(
+                session=session, series_id=999999, trigger="api", options=TINY, requested_by=None
+            )
+        assert session.scalar(select(func.count()).select_from(TrainingRun)) == 0
+
+
+def test_retraining_all_series_skips_those_that_cannot_train(
+    sessions: sessionmaker[Session], line: pd.DataFrame
+) -> None:
+    with sessions() as session:
+        ready = add_series(session, line)
+        add_series(session, line, archived_at=utcnow())
+        add_series(session, line.iloc[:10])
+        queued = request_retraining(
+            session=session, series_ids=None, warm_start=True, requested_by="t", trigger="retrain"
+        )
+        assert [(run.series_id, created) for run, created in queued] == [(ready.id, True)]
+        run = queued[0][0]
+        # No active model: the defaults of the settings, with the warm start asked for.
+        assert run.warm_start and run.config == TrainingOptions(warm_start=True).model_dump()
+        again = request_retraining(
+            session=session,
+            series_ids=[ready.id],
+            warm_start=False,
+            requested_by="t",
+            trigger="cli",
+        )
+        assert [(r.id, created) for r, created in again] == [(run.id, False)]
+
+
+def test_a_constant_series_fails_with_the_reason_and_leaves_no_version(
+    sessions: sessionmaker[Session], settings: Settings, line: pd.DataFrame
+) -> None:
+    flat = line.assign(value=np.full(len(line), 42.0))
+    with sessions() as session:
+        series = add_series(session, flat)
+    run = _train(sessions, settings, series.id)
+
+    assert run.status == "failed" and run.finished_at is not None
+    assert run.error == run.message
+    assert run.error.startswith("PreprocessingError: series is constant")
+    assert run.model_version_id is None
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(ModelVersion)) == 0
