@@ -14,16 +14,60 @@ The exported `*_TOTAL` / `*_SECONDS` constants are the metric names as they appe
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import generate_latest
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db.models import RUN_STATUSES, TrainingRun, utcnow
 
 REQUEST_SECONDS = "linecast_http_request_duration_seconds"
 FORECASTS_TOTAL = "linecast_forecasts_total"
 TRAINING_SECONDS = "linecast_training_seconds"
 TRAINING_RUNS_TOTAL = "linecast_training_runs_total"
+TRAINING_RUNS_BY_STATUS = "linecast_training_runs_by_status"
+OLDEST_QUEUED_SECONDS = "linecast_oldest_queued_run_seconds"
 
 # Training takes seconds to hours, far beyond the client's default buckets (5 ms .. 10 s).
 _TRAINING_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, float("inf"))
+
+
+class TrainingRunsCollector:
+    """Training runs by status, read from the database at each scrape.
+
+    The counters above only see runs this process executed; with `linecast worker`
+    processes doing the training, the database is the one place that sees them all. Also the
+    age of the oldest queued run: a queue that stops moving (no worker alive) shows there.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            with self._sessions() as session:
+                counts = session.execute(
+                    select(TrainingRun.status, func.count()).group_by(TrainingRun.status)
+                ).all()
+                oldest = session.scalar(
+                    select(func.min(TrainingRun.created_at)).where(TrainingRun.status == "queued")
+                )
+        except SQLAlchemyError:
+            return  # the database is down: /readyz reports it, the scrape goes on
+        by_status = GaugeMetricFamily(
+            TRAINING_RUNS_BY_STATUS, "Training runs in the database, by status", labels=["status"]
+        )
+        for status in RUN_STATUSES:
+            by_status.add_metric([status], dict(counts).get(status, 0))
+        yield by_status
+        age = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0
+        yield GaugeMetricFamily(
+            OLDEST_QUEUED_SECONDS, "Age of the oldest queued training run (0: none)", value=age
+        )
 
 
 class Metrics:
@@ -35,8 +79,11 @@ class Metrics:
     e.g. "succeeded", "failed", "rejected".
     """
 
-    def __init__(self) -> None:
+    def __init__(self, sessions: sessionmaker[Session] | None = None) -> None:
+        """With `sessions`, the database's training runs are reported too."""
         self.registry = CollectorRegistry()
+        if sessions is not None:
+            self.registry.register(TrainingRunsCollector(sessions))
         self.request_seconds = Histogram(
             REQUEST_SECONDS,
             "Time from receiving a request to sending its response",

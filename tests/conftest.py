@@ -12,13 +12,24 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
-from app.settings import normalise_database_url
+from app.settings import get_settings, normalise_database_url
 
 DEFAULT_TEST_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 START_HINT = (
     "start it with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`, "
     "or point LINECAST_TEST_DATABASE_URL at a server where this user may create databases"
 )
+
+
+@pytest.fixture(autouse=True)
+def clean_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No LINECAST_* variable of the developer's shell, and no settings cached across tests."""
+    for name in os.environ:
+        if name.startswith("LINECAST_") and name != "LINECAST_TEST_DATABASE_URL":
+            monkeypatch.delenv(name)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory(engine)
-    app.state.metrics = Metrics()
+    app.state.metrics = Metrics(app.state.session_factory)
     app.state.on_shutdown = []
     app.state.model_cache = ModelCache()
     if settings.in_process_jobs:

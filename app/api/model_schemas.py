@@ -9,39 +9,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.schemas import ObservationIn
 from app.db.models import RunStatus, RunTrigger, VersionStatus
-from model.modes import TrainingMode
+from app.services.training import TrainingOptions
 
 _FORBID = ConfigDict(extra="forbid")
 
 
-class TrainRequest(BaseModel):
-    """What to train; every field is optional (the service's defaults)."""
+class TrainRequest(TrainingOptions):
+    """What to train; every field is optional. Horizon and context default to the service's
+    settings, resolved when the request is taken (`TrainingOptions` reads the environment's)."""
 
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={"examples": [{"horizon": 24, "context": 168, "mode": "auto"}]},
     )
 
     horizon: int | None = Field(default=None, ge=1, le=10_000)
     context: int | None = Field(default=None, ge=2, le=100_000)
-    mode: str = "auto"
-    hidden: int = Field(default=64, ge=1, le=1024)
-    layers: int = Field(default=2, ge=1, le=8)
-    epochs: int = Field(default=30, ge=1, le=10_000)
-    steps_per_epoch: int = Field(default=100, ge=1, le=100_000)
-    seed: int = Field(default=0, ge=0, le=2**31)
-    warm_start: bool = False
-
-    @field_validator("mode")
-    @classmethod
-    def _known_mode(cls, mode: str) -> str:
-        if mode != "auto":
-            TrainingMode.parse(mode)
-        return mode
 
 
 class RetrainRequest(BaseModel):

@@ -9,7 +9,6 @@ accepts it: no polling, no sleeps.
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -30,7 +29,7 @@ from app.db.migrate import upgrade
 from app.db.models import Observation, Series
 from app.logging import JSON_HANDLER_NAME
 from app.services.keys import create_api_key, revoke_api_key
-from app.settings import Settings, get_settings
+from app.settings import Settings
 
 # Small limits, so the tests of them send kilobytes, not megabytes.
 MAX_INGEST_ROWS = 50
@@ -47,17 +46,6 @@ class Keys:
     write: str
     admin: str
     revoked: str
-
-
-@pytest.fixture(autouse=True)
-def clean_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No LINECAST_* variable of the developer's shell, and no settings cached across tests."""
-    for name in os.environ:
-        if name.startswith("LINECAST_") and name != "LINECAST_TEST_DATABASE_URL":
-            monkeypatch.delenv(name)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 @pytest.fixture(autouse=True)

@@ -13,8 +13,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.models import Prediction, TrainingRun
+from app.observability import (
+    FORECASTS_TOTAL,
+    TRAINING_RUNS_BY_STATUS,
+)
 from app.settings import Settings
 from tests.api.lines import TINY, line_frame, line_settings, train, upload_line
+from tests.api.test_metrics import samples
 
 
 @pytest.fixture
@@ -72,6 +77,11 @@ def test_create_ingest_analyse_train_forecast(
     assert [p.step for p in stored] == list(range(1, TINY["horizon"] + 1))
     assert [p.median for p in stored] == [s["quantiles"]["0.5"] for s in steps]
     assert {p.model_version_id for p in stored} == {forecast["model_version_id"]}
+
+    metrics = samples(reader.get("/metrics").text)
+    assert metrics[(f"{FORECASTS_TOTAL}", frozenset())] == 1
+    assert metrics[(TRAINING_RUNS_BY_STATUS, frozenset({("status", "succeeded")}))] == 1
+    assert metrics[(TRAINING_RUNS_BY_STATUS, frozenset({("status", "queued")}))] == 0
 
 
 def test_concurrent_train_requests_make_one_run(

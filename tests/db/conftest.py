@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,18 +11,6 @@ from sqlalchemy.orm import Session
 
 from app.db.engine import make_engine, session_factory
 from app.db.migrate import upgrade
-from app.settings import get_settings
-
-
-@pytest.fixture(autouse=True)
-def clean_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No LINECAST_* variable of the developer's shell, and no settings cached across tests."""
-    for name in os.environ:
-        if name.startswith("LINECAST_") and name != "LINECAST_TEST_DATABASE_URL":
-            monkeypatch.delenv(name)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -32,7 +32,10 @@ def test_a_submitted_run_is_executed_to_its_outcome(
     with sessions() as session:
         series = add_series(session, line)
     run_id = _request(sessions, series.id)
-    executor = InProcessExecutor(sessions, settings)
+    outcomes: list[tuple[str, float]] = []
+    executor = InProcessExecutor(
+        sessions, settings, on_finished=lambda status, seconds: outcomes.append((status, seconds))
+    )
     try:
         executor.submit(run_id).result(timeout=120)
     finally:
@@ -41,6 +44,9 @@ def test_a_submitted_run_is_executed_to_its_outcome(
         run = session.get(TrainingRun, run_id)
         assert run.status == "succeeded", run.error
         assert run.worker_id == executor.worker_id and run.model_version_id is not None
+        wall = (run.finished_at - run.started_at).total_seconds()
+    # What the API's /metrics counts: the outcome and the run's wall time, once.
+    assert outcomes == [("succeeded", wall)]
 
 
 def test_queued_runs_left_by_a_dead_process_are_resumed_at_start(

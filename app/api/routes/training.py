@@ -44,7 +44,7 @@ def train(
     """Queue a training run for the series (key role write)."""
     options = TrainingOptions(
         **{
-            **body.model_dump(exclude_none=True),
+            **body.model_dump(),
             "horizon": body.horizon or settings.default_horizon,
             "context": body.context or settings.default_context,
         }
