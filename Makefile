@@ -5,6 +5,9 @@ STAMP  := $(VENV)/.installed
 # The CPU wheel of this version is on disk; any other spec may download a CUDA build.
 TORCH  := torch==2.13.0
 
+# The dashboard's browser test drives Debian's chromium (never a downloaded browser).
+CHROMIUM := /usr/bin/chromium
+
 .PHONY: install run test lint bench clean
 
 $(PYTHON):
@@ -25,7 +28,11 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: lint
+$(CHROMIUM):
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium || \
+	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
+
+test: lint $(CHROMIUM)
 	$(VENV)/bin/pytest
 
 bench: install

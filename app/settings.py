@@ -16,6 +16,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.drift.thresholds import check_overrides
+
 Environment = Literal["development", "production"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
@@ -46,6 +48,12 @@ class Settings(BaseSettings):
     one silent for longer than `stale_after_seconds` is taken as dead and may be picked up again.
     `in_process_jobs`: train inside the API process (the embedded default) rather than leaving
     queued runs to a separate worker polling every `worker_poll_seconds`.
+    Drift (`app.drift`, `app.services.drift`): each run judges the latest `drift_window_steps`
+    readings after a model's training data against the `drift_reference_steps` readings before
+    its end; a metric needs `drift_min_points` values to be computed. `drift_calibrate` sets
+    each series' thresholds from windows of its own reference; `drift_thresholds` fixes some
+    instead, as JSON `{"psi": [0.1, 0.2]}` (metric: [warn, alert]). `drift_auto_retrain`
+    queues a retraining run when a metric alerts (off by default: retraining is a decision).
     """
 
     model_config = SettingsConfigDict(env_prefix="LINECAST_", frozen=True)
@@ -63,6 +71,12 @@ class Settings(BaseSettings):
     in_process_jobs: bool = True
     default_horizon: int = Field(default=24, gt=0)
     default_context: int = Field(default=168, gt=0)
+    drift_window_steps: int = Field(default=168, ge=10)
+    drift_reference_steps: int = Field(default=672, ge=10)
+    drift_min_points: int = Field(default=30, ge=10)
+    drift_calibrate: bool = True
+    drift_auto_retrain: bool = False
+    drift_thresholds: dict[str, tuple[float, float]] = Field(default_factory=dict)
 
     @field_validator("data_dir", mode="before")
     @classmethod
@@ -71,6 +85,13 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             raise ValueError("LINECAST_DATA_DIR is empty; give a directory")
         return value
+
+    @field_validator("drift_thresholds")
+    @classmethod
+    def _known_thresholds(
+        cls, value: dict[str, tuple[float, float]]
+    ) -> dict[str, tuple[float, float]]:
+        return check_overrides(value)
 
     @field_validator("database_url")
     @classmethod

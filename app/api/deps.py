@@ -2,7 +2,9 @@
 
 "Who may do this" and "does this exist" are decided here, once, so a handler that declares
 `WriteKey` and `ActiveSeriesDep` can only run for a live key of role write or admin and an
-existing, unarchived series; every other case has one answer, from one place.
+existing, unarchived series; every other case has one answer, from one place. `DashboardKey`
+is the read check for browsers: the key comes from the header or the dashboard's login cookie,
+and a missing or dead key sends the browser to the login page instead of a 401.
 """
 
 from __future__ import annotations
@@ -73,6 +75,51 @@ def require_role(role: Role) -> Callable[..., ApiKey]:
 ReadKey = Annotated[ApiKey, Depends(require_role("read"))]
 WriteKey = Annotated[ApiKey, Depends(require_role("write"))]
 AdminKey = Annotated[ApiKey, Depends(require_role("admin"))]
+
+# Browsers cannot send a Bearer header by themselves: the dashboard's login form puts the key
+# in this cookie (HttpOnly, SameSite=Strict), which only the dashboard's paths receive.
+DASHBOARD_COOKIE = "linecast_dashboard_key"
+DASHBOARD_LOGIN_ROUTE = "dashboard-login"
+
+
+def dashboard_key(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+) -> ApiKey:
+    """The live key of the Bearer header or, without one, of the dashboard cookie.
+
+    Every role may read, and the dashboard only reads, so any live key will do. Without a key,
+    or with an unknown or revoked one (treated alike, as the API does), the answer is a 303 to
+    the login page, whose `reason` says which; a cookie holding a dead key is cleared.
+    """
+    key = credentials.credentials if credentials is not None else None
+    key = key or request.cookies.get(DASHBOARD_COOKIE)
+    if not key:
+        raise _to_login(request, "sign-in")
+    api_key = authenticate(session=session, key=key)
+    if api_key is None:
+        raise _to_login(request, "invalid", clear_cookie=True)
+    return api_key
+
+
+def dashboard_cookie_path(request: Request) -> str:
+    """The path the dashboard cookie is scoped to (behind a prefix proxy, with its prefix)."""
+    return request.scope.get("root_path", "") + "/dashboard"
+
+
+def _to_login(request: Request, reason: str, clear_cookie: bool = False) -> HTTPException:
+    login = request.scope.get("root_path", "") + request.app.url_path_for(DASHBOARD_LOGIN_ROUTE)
+    headers = {"Location": f"{login}?reason={reason}"}
+    if clear_cookie:
+        headers["Set-Cookie"] = (
+            f'{DASHBOARD_COOKIE}=""; Max-Age=0; Path={dashboard_cookie_path(request)}; '
+            "HttpOnly; SameSite=strict"
+        )
+    return HTTPException(status.HTTP_303_SEE_OTHER, "sign in to see the dashboard", headers)
+
+
+DashboardKey = Annotated[ApiKey, Depends(dashboard_key)]
 
 
 def get_series(session: SessionDep, series_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> Series:

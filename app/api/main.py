@@ -26,6 +26,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
@@ -33,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.routes import (
     analysis,
+    drift,
     forecasts,
     health,
     metrics,
@@ -41,6 +43,7 @@ from app.api.routes import (
     series,
     training,
 )
+from app.dashboard import routes as dashboard
 from app.db.engine import make_engine, session_factory
 from app.jobs.executor import InProcessExecutor
 from app.logging import configure_logging, request_id_var
@@ -55,6 +58,7 @@ access_logger = logging.getLogger("linecast.access")
 REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _MAX_LISTED_PROBLEMS = 20
+STATIC_PATH = "/dashboard/static"
 
 # Called in the event loop's thread once the server has stopped taking requests; blocking
 # there (an executor waiting for its jobs) only delays the exit.
@@ -89,8 +93,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.executor = executor
         app.state.on_shutdown.append(executor.shutdown)
-    for module in (health, metrics, series, observations, analysis, training, models, forecasts):
+    for module in (
+        health,
+        metrics,
+        series,
+        observations,
+        analysis,
+        training,
+        models,
+        forecasts,
+        drift,
+    ):
         app.include_router(module.router)
+    app.include_router(dashboard.router)
+    app.mount(
+        STATIC_PATH,
+        StaticFiles(directory=dashboard.STATIC_DIR),
+        name=dashboard.STATIC_ROUTE,
+    )
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(IngestError, _ingest_error)
@@ -260,6 +280,8 @@ def _route(scope: Scope) -> str:
     # FastAPI leaves the matched route in the scope; unmatched paths share one label, so
     # scanners probing random URLs cannot grow the metrics without bound.
     route = scope.get("route")
+    if route is None and scope.get("path", "").startswith(STATIC_PATH + "/"):
+        return STATIC_PATH  # mounted files leave no route in the scope
     return getattr(route, "path", None) or "unmatched"
 
 

@@ -16,6 +16,7 @@ from app.cli import (
     create_api_key,
     demo,
     diagnose,
+    drift,
     forecast,
     migrate,
     quickstart,
@@ -40,6 +41,7 @@ _COMMANDS = (
     worker,
     retrain,
     quickstart,
+    drift,
 )
 
 

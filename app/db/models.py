@@ -14,7 +14,8 @@ check that the two agree. What the schema guarantees, on PostgreSQL and on SQLit
 - constraint names follow `NAMING_CONVENTION`, so later migrations can name what they alter.
 
 No relationships are declared: queries join explicitly, so nothing lazy-loads behind a
-request's back. A later `drift_metrics` table (per-series error over time) belongs here too.
+request's back. `drift_metrics` holds the drift monitor's judgements (`app.drift`), one row per
+series, model version, metric and window judged.
 """
 
 from __future__ import annotations
@@ -64,6 +65,12 @@ RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
 OPEN_RUN_STATUSES: tuple[RunStatus, ...] = ("queued", "running")
 RUN_TRIGGERS: tuple[RunTrigger, ...] = get_args(RunTrigger)
 ROLES: tuple[Role, ...] = get_args(Role)
+DriftKind = Literal["performance", "data", "stationarity", "prediction"]
+DriftDirection = Literal["above", "below"]
+DriftStatus = Literal["ok", "warn", "alert", "unknown"]
+DRIFT_KINDS: tuple[DriftKind, ...] = get_args(DriftKind)
+DRIFT_DIRECTIONS: tuple[DriftDirection, ...] = get_args(DriftDirection)
+DRIFT_STATUSES: tuple[DriftStatus, ...] = get_args(DriftStatus)
 
 # JSONB on PostgreSQL (indexable, compact); SQLite stores the same documents as text.
 JSONType = JSON().with_variant(JSONB(), "postgresql")
@@ -309,3 +316,55 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = _created_at()
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class DriftMetric(Base):
+    """One drift metric of one series and model version over one window of data, judged.
+
+    `direction` says which side of the thresholds is bad ("above": the value alerts once it
+    reaches `alert_threshold`). `value` is None when the metric could not be computed (too few
+    points, no actuals yet), with the reason in `details`, and `status` is then "unknown".
+    The unique key makes re-running the monitor over the same window an update, not a copy.
+    `action` says what the service did about an alert ("queued training run 12").
+    """
+
+    __tablename__ = "drift_metrics"
+    __table_args__ = (
+        # Named by hand: the convention's name would pass PostgreSQL's 63 characters.
+        UniqueConstraint(
+            "series_id",
+            "model_version_id",
+            "kind",
+            "metric",
+            "window_start",
+            "window_end",
+            name="uq_drift_metrics_window",
+        ),
+        _one_of("kind", DRIFT_KINDS),
+        _one_of("direction", DRIFT_DIRECTIONS),
+        _one_of("status", DRIFT_STATUSES),
+        CheckConstraint("window_start <= window_end", name="window_ordered"),
+        # The endpoints' and the dashboard's read: a series' metrics over time.
+        Index("ix_drift_metrics_series_id_computed_at", "series_id", "computed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"))
+    model_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="SET NULL")
+    )
+    computed_at: Mapped[datetime] = _created_at()
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    kind: Mapped[DriftKind] = mapped_column(String(16))
+    metric: Mapped[str] = mapped_column(String(64))
+    value: Mapped[float | None] = mapped_column(Float)
+    warn_threshold: Mapped[float | None] = mapped_column(Float)
+    alert_threshold: Mapped[float | None] = mapped_column(Float)
+    direction: Mapped[DriftDirection] = mapped_column(String(8))
+    status: Mapped[DriftStatus] = mapped_column(String(8))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    action: Mapped[str | None] = mapped_column(Text)
+    training_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("training_runs.id", ondelete="SET NULL")
+    )

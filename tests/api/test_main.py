@@ -106,7 +106,7 @@ def test_an_unexpected_failure_is_a_json_500_and_a_logged_traceback(
 ) -> None:
     # A real failure, not a stub: the table the handler reads is gone.
     with db_engine.begin() as connection:
-        connection.execute(text("DROP TABLE observations"))
+        connection.execute(text("DROP TABLE observations CASCADE"))
     response = reader.get(
         f"/v1/series/{series_id}/observations", headers={"X-Request-ID": "trace-500"}
     )

@@ -13,15 +13,16 @@ from app.db import migrate
 def test_migrate_upgrades_shows_and_downgrades(
     sqlite_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    head = migrate.head_revision()
     assert main(["migrate", "--database-url", sqlite_url]) == 0
-    assert capsys.readouterr().out == f"{sqlite_url}: no revision -> 0001\n"
+    assert capsys.readouterr().out == f"{sqlite_url}: no revision -> {head}\n"
     assert migrate.is_at_head(sqlite_url)
 
     assert main(["migrate", "--database-url", sqlite_url, "--show"]) == 0
-    assert capsys.readouterr().out == f"{sqlite_url}: at 0001; newest is 0001\n"
+    assert capsys.readouterr().out == f"{sqlite_url}: at {head}; newest is {head}\n"
 
     assert main(["migrate", "--database-url", sqlite_url, "--downgrade", "base"]) == 0
-    assert capsys.readouterr().out == f"{sqlite_url}: 0001 -> no revision\n"
+    assert capsys.readouterr().out == f"{sqlite_url}: {head} -> no revision\n"
     assert migrate.current_revision(sqlite_url) is None
 
 

@@ -7,6 +7,7 @@ import io
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 
 from app.db import migrate
@@ -21,7 +22,14 @@ TABLES = {
     "predictions",
     "analysis_reports",
     "api_keys",
+    "drift_metrics",
 }
+
+
+def _chain() -> list[str]:
+    """Every revision id, oldest first."""
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    return [revision.revision for revision in reversed(list(script.walk_revisions()))]
 
 
 def _tables(url: str) -> set[str]:
@@ -36,16 +44,32 @@ def test_the_models_declare_exactly_the_expected_tables() -> None:
     assert set(Base.metadata.tables) == TABLES
 
 
+def test_the_revisions_form_one_numbered_chain() -> None:
+    chain = _chain()
+    assert chain == [f"{number:04d}" for number in range(1, len(chain) + 1)]
+    assert migrate.head_revision() == chain[-1]
+
+
 def test_upgrade_downgrade_upgrade(empty_url: str) -> None:
     url = empty_url
-    assert migrate.head_revision() == "0001"
+    head = migrate.head_revision()
     assert migrate.current_revision(url) is None
     assert not migrate.is_at_head(url)
 
     migrate.upgrade(url)
     assert _tables(url) == TABLES | {"alembic_version"}
-    assert migrate.current_revision(url) == "0001"
+    assert migrate.current_revision(url) == head
     assert migrate.is_at_head(url)
+
+    # Each revision undone and redone on its own, newest first: a downgrade that leaves
+    # something behind makes the upgrade after it fail.
+    chain = _chain()
+    for revision, previous in reversed(list(zip(chain[1:], chain[:-1], strict=True))):
+        migrate.downgrade(url, previous)
+        assert migrate.current_revision(url) == previous
+        migrate.upgrade(url, revision)
+        migrate.downgrade(url, previous)
+    assert migrate.current_revision(url) == chain[0]
 
     migrate.downgrade(url, "base")
     assert _tables(url) == {"alembic_version"}

@@ -2,7 +2,8 @@
 
 Uploads are all or nothing (see `app.services.observations`): a 422 for bad rows lists them
 under `rejected`, numbered by item index (0-based) for JSON and by file line (the header is
-row 1) for CSV, and stores none of the batch.
+row 1) for CSV, and stores none of the batch. A stored upload that brings the actuals of stored
+forecasts has their performance drift judged right away (`app.services.drift`).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import binascii
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, File, HTTPException, Query, UploadFile, status
+from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile, status
 from pydantic import AwareDatetime
+from sqlalchemy.orm import Session
 
 from app.api.deps import ActiveSeriesDep, ReadKey, SeriesDep, SessionDep, SettingsDep, WriteKey
 from app.api.schemas import (
@@ -24,6 +26,7 @@ from app.api.schemas import (
     ObservationsIn,
     RejectedRowsBody,
 )
+from app.services.drift import drift_after_ingest
 from app.services.observations import (
     IngestCounts,
     Reading,
@@ -31,6 +34,7 @@ from app.services.observations import (
     observations_page,
     parse_csv,
 )
+from app.settings import Settings
 
 router = APIRouter(prefix="/v1/series/{series_id}/observations", tags=["observations"])
 
@@ -44,6 +48,7 @@ _UPLOAD_ERRORS: dict[int | str, dict[str, object]] = {
 
 @router.post("", responses=_UPLOAD_ERRORS)
 def upload_json(
+    request: Request,
     batch: ObservationsIn,
     _key: WriteKey,
     series: ActiveSeriesDep,
@@ -58,11 +63,13 @@ def upload_json(
         readings=readings,
         max_rows=settings.max_ingest_rows,
     )
+    _judge_arrivals(request, series.id, readings, session, settings)
     return _result(counts)
 
 
 @router.post("/csv", responses=_UPLOAD_ERRORS)
 def upload_csv(
+    request: Request,
     file: Annotated[UploadFile, File(description="CSV: header `timestamp,value`, `,` or `;`")],
     _key: WriteKey,
     series: ActiveSeriesDep,
@@ -77,6 +84,7 @@ def upload_csv(
         readings=readings,
         max_rows=settings.max_ingest_rows,
     )
+    _judge_arrivals(request, series.id, readings, session, settings)
     return _result(counts)
 
 
@@ -105,6 +113,31 @@ def read(
         items=[ObservationPublic.model_validate(row) for row in rows],
         next_cursor=_encode_cursor(rows[-1].ts) if more else None,
     )
+
+
+def _judge_arrivals(
+    request: Request,
+    series_id: int,
+    readings: list[Reading],
+    session: Session,
+    settings: Settings,
+) -> None:
+    """Performance drift of the forecasts whose actuals just arrived. Never fails the upload,
+    which is stored by now (`drift_after_ingest` logs its own errors)."""
+    if not readings:
+        return
+    stamps = [reading.ts for reading in readings]
+    outcome = drift_after_ingest(
+        session=session,
+        series_id=series_id,
+        first=min(stamps),
+        last=max(stamps),
+        settings=settings,
+        cache=request.app.state.model_cache,
+    )
+    executor = getattr(request.app.state, "executor", None)
+    if outcome is not None and outcome.queued_run_id is not None and executor is not None:
+        executor.submit(outcome.queued_run_id)
 
 
 def _result(counts: IngestCounts) -> IngestResult:
