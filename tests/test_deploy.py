@@ -35,7 +35,7 @@ DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 ENV_EXAMPLE = ROOT / ".env.example"
 CRONTAB = ROOT / "deploy" / "scheduler" / "crontab"
-RETRAIN_SH = ROOT / "deploy" / "scheduler" / "retrain.sh"
+POST_SH = ROOT / "deploy" / "scheduler" / "post.sh"
 
 IMAGE_SERVICES = ("migrate", "api", "worker")
 """The services that run the linecast image built from the Dockerfile."""
@@ -49,8 +49,11 @@ CONTEXT = {
     "README.md",
 }
 """What the image needs from the repository, and nothing else."""
-CRON_TOKEN = "RETRAIN_CRON"
-"""The crontab's placeholder, replaced by the schedule when the scheduler starts."""
+CRON_JOBS = {"RETRAIN_CRON": "/v1/retrain", "DRIFT_CRON": "/v1/drift/run"}
+"""The crontab's placeholders (replaced by the schedules when the scheduler starts) and the API
+path each job posts to."""
+SCHEDULES = {"RETRAIN_CRON": "*/15 8-17 * * 1-5", "DRIFT_CRON": "5 * * * *"}
+"""Valid schedules for the start-up tests."""
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|KEY")
 # `$${` is Compose's escape for a literal `$` (shell code in a command), not a variable.
 COMPOSE_VARIABLE = re.compile(r"(?<!\$)\$\{?([A-Za-z_][A-Za-z0-9_]*)")
@@ -351,25 +354,26 @@ def crontab_jobs(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
-def test_crontab_runs_retrain_on_a_valid_schedule(
+def test_crontab_runs_retrain_and_drift_on_valid_schedules(
     services: dict[str, dict[str, Any]], env_example: dict[str, str]
 ) -> None:
-    (job,) = crontab_jobs(CRONTAB.read_text())
-    token, command = job.split(" ", 1)
-    assert token == CRON_TOKEN
+    jobs = dict(job.split(" ", 1) for job in crontab_jobs(CRONTAB.read_text()))
+    assert set(jobs) == set(CRON_JOBS)
     assert "./deploy/scheduler:/scheduler:ro" in services["scheduler"]["volumes"]
-    assert shlex.split(command)[:2] == ["/bin/sh", "/scheduler/retrain.sh"]
-    (default,) = re.findall(r"\$\{RETRAIN_CRON:-([^}]*)\}", COMPOSE.read_text())
-    assert default == env_example["RETRAIN_CRON"] == "0 3 * * *"
-    assert is_cron_schedule(default)
+    for token, path in CRON_JOBS.items():
+        assert shlex.split(jobs[token])[:3] == ["/bin/sh", "/scheduler/post.sh", path]
+        (default,) = re.findall(rf"\$\{{{token}:-([^}}]*)\}}", COMPOSE.read_text())
+        assert default == env_example[token]
+        assert is_cron_schedule(default)
+    assert env_example["RETRAIN_CRON"] == "0 3 * * *"
 
 
-def test_scheduler_posts_to_the_apis_retrain_path() -> None:
-    script = RETRAIN_SH.read_text()
-    match = re.search(r"\$\{RETRAIN_URL:-([^}]+)\}", script)
-    assert match, "retrain.sh has no default URL"
+def test_scheduler_posts_to_the_api_service() -> None:
+    script = POST_SH.read_text()
+    match = re.search(r"\$\{API_URL:-([^}]+)\}", script)
+    assert match, "post.sh has no default API URL"
     url = urlsplit(match.group(1))
-    assert (url.scheme, url.hostname, url.port, url.path) == ("http", "api", 8000, "/v1/retrain")
+    assert (url.scheme, url.hostname, url.port, url.path) == ("http", "api", 8000, "")
     assert "--post-data" in script
     assert '"Authorization: Bearer ${LINECAST_ADMIN_KEY}"' in script
 
@@ -392,7 +396,7 @@ def scheduler_start(services: dict[str, dict[str, Any]], tmp_path: Path) -> str:
     """
     shell, flags, script = services["scheduler"]["command"]
     assert (shell, flags) == ("/bin/sh", "-euc")
-    assert CRON_TOKEN in script
+    assert all(token in script for token in CRON_JOBS)
     script = script.replace("$$", "$")  # Compose's escape, undone as Compose does
     script = script.replace("/scheduler/crontab", str(CRONTAB))
     script = script.replace("/etc/crontabs/root", str(tmp_path / "root"))
@@ -420,29 +424,34 @@ def test_scheduler_start_writes_the_schedule_into_the_crontab(
     done = run_shell(
         ["sh", "-euc", scheduler_start],
         tmp_path,
-        RETRAIN_CRON="*/15 8-17 * * 1-5",
         LINECAST_ADMIN_KEY="lc_abcdefghijkl_secret",
+        **SCHEDULES,
     )
     assert done.returncode == 0, done.stderr
-    (template,) = crontab_jobs(CRONTAB.read_text())
-    assert crontab_jobs((tmp_path / "root").read_text()) == [
-        template.replace(CRON_TOKEN, "*/15 8-17 * * 1-5", 1)
+    templates = crontab_jobs(CRONTAB.read_text())
+    expected = [
+        SCHEDULES[line.split(" ", 1)[0]] + " " + line.split(" ", 1)[1] for line in templates
     ]
+    assert crontab_jobs((tmp_path / "root").read_text()) == expected
     assert (tmp_path / "crond-args").read_text().split() == ["-f", "-d", "8"]
 
 
 @pytest.mark.parametrize(
-    ("cron", "key", "message"),
+    ("schedules", "key", "message"),
     [
-        ("0 3 * *", "lc_abcdefghijkl_secret", "RETRAIN_CRON needs 5 fields"),
-        ("0 3 * * *", "", "LINECAST_ADMIN_KEY is empty"),
+        ({"RETRAIN_CRON": "0 3 * *"}, "lc_abcdefghijkl_secret", "RETRAIN_CRON needs 5 fields"),
+        ({"DRIFT_CRON": "* * * * * *"}, "lc_abcdefghijkl_secret", "DRIFT_CRON needs 5 fields"),
+        ({}, "", "LINECAST_ADMIN_KEY is empty"),
     ],
 )
 def test_scheduler_refuses_to_start_misconfigured(
-    scheduler_start: str, tmp_path: Path, cron: str, key: str, message: str
+    scheduler_start: str, tmp_path: Path, schedules: dict[str, str], key: str, message: str
 ) -> None:
     done = run_shell(
-        ["sh", "-euc", scheduler_start], tmp_path, RETRAIN_CRON=cron, LINECAST_ADMIN_KEY=key
+        ["sh", "-euc", scheduler_start],
+        tmp_path,
+        LINECAST_ADMIN_KEY=key,
+        **{**SCHEDULES, **schedules},
     )
     assert done.returncode == 2
     assert message in done.stderr
@@ -483,42 +492,45 @@ def retrain_stub() -> Iterator[RetrainStub]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    stub.url = f"http://127.0.0.1:{server.server_address[1]}/v1/retrain"
+    stub.url = f"http://127.0.0.1:{server.server_address[1]}"
     yield stub
     server.shutdown()
     server.server_close()
     thread.join()
 
 
-def run_retrain(stub: RetrainStub, key: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def run_post(
+    stub: RetrainStub, key: str, tmp_path: Path, path: str = "/v1/retrain"
+) -> subprocess.CompletedProcess[str]:
     if shutil.which("wget") is None:
         pytest.skip("wget is not installed; the scheduler image has busybox's")
-    return run_shell(
-        ["sh", str(RETRAIN_SH)], tmp_path, RETRAIN_URL=stub.url, LINECAST_ADMIN_KEY=key
-    )
+    return run_shell(["sh", str(POST_SH), path], tmp_path, API_URL=stub.url, LINECAST_ADMIN_KEY=key)
 
 
-def test_retrain_posts_with_the_admin_key(retrain_stub: RetrainStub, tmp_path: Path) -> None:
-    done = run_retrain(retrain_stub, "lc_abcdefghijkl_secret", tmp_path)
+@pytest.mark.parametrize("path", sorted(CRON_JOBS.values()))
+def test_each_job_posts_with_the_admin_key(
+    retrain_stub: RetrainStub, tmp_path: Path, path: str
+) -> None:
+    done = run_post(retrain_stub, "lc_abcdefghijkl_secret", tmp_path, path)
     assert done.returncode == 0, done.stderr
     assert retrain_stub.requests == [
-        ("/v1/retrain", "Bearer lc_abcdefghijkl_secret", "application/json", b"{}")
+        (path, "Bearer lc_abcdefghijkl_secret", "application/json", b"{}")
     ]
-    assert 'retrain: queued: {"queued": 2}' in done.stdout
+    assert f'POST {path}: {{"queued": 2}}' in done.stdout
 
 
 def test_retrain_fails_loudly_when_the_api_refuses(
     retrain_stub: RetrainStub, tmp_path: Path
 ) -> None:
     retrain_stub.status = 401
-    done = run_retrain(retrain_stub, "lc_abcdefghijkl_revoked", tmp_path)
+    done = run_post(retrain_stub, "lc_abcdefghijkl_revoked", tmp_path)
     assert done.returncode == 1
-    assert f"retrain: POST {retrain_stub.url} failed" in done.stderr
+    assert f"POST {retrain_stub.url}/v1/retrain failed" in done.stderr
     assert len(retrain_stub.requests) == 1
 
 
 def test_retrain_sends_nothing_without_a_key(retrain_stub: RetrainStub, tmp_path: Path) -> None:
-    done = run_retrain(retrain_stub, "", tmp_path)
+    done = run_post(retrain_stub, "", tmp_path)
     assert done.returncode == 2
     assert "LINECAST_ADMIN_KEY is empty" in done.stderr
     assert retrain_stub.requests == []
