@@ -110,6 +110,11 @@ def load_csv(
     return loaded
 
 
+def add_series_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """`--series ID [ID ...]`, repeatable; absent means every series the command applies to."""
+    parser.add_argument("--series", type=int, nargs="+", action="extend", metavar="ID", help=help)
+
+
 def columns(text: str) -> tuple[str, ...]:
     """Comma-separated column names."""
     return tuple(name.strip() for name in text.split(",") if name.strip())

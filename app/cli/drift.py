@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from app.cli.common import add_series_option
 from app.cli.worker import add_database_option, service_settings
 from app.db.engine import make_engine, session_factory
 from app.db.models import utcnow
@@ -15,13 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "drift", help="judge drift of the active models", description=__doc__.splitlines()[0]
     )
-    parser.add_argument(
-        "--series",
-        type=int,
-        nargs="+",
-        action="extend",
-        metavar="ID",
-        help="series to judge (default: every unarchived series with an active model)",
+    add_series_option(
+        parser, "series to judge (default: every unarchived series with an active model)"
     )
     add_database_option(parser)
     parser.set_defaults(handler=run)

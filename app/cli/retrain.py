@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from app.cli.common import add_series_option
 from app.cli.worker import add_database_option, describe, service_settings
 from app.db.engine import make_engine, session_factory
 from app.db.models import TrainingRun
@@ -16,13 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "retrain", help="queue training runs", description=__doc__.splitlines()[0]
     )
-    parser.add_argument(
-        "--series",
-        type=int,
-        nargs="+",
-        action="extend",
-        metavar="ID",
-        help="series to retrain (default: every unarchived series with a model or enough data)",
+    add_series_option(
+        parser, "series to retrain (default: every unarchived series with a model or enough data)"
     )
     parser.add_argument(
         "--warm-start", action="store_true", help="start from the active model's weights"
