@@ -40,6 +40,14 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def start_in_process(request: Request, run_id: int) -> None:
+    """Hand a queued training run to this process's executor, when the app trains in-process;
+    otherwise a `linecast worker` claims it from the database."""
+    executor = getattr(request.app.state, "executor", None)
+    if executor is not None:
+        executor.submit(run_id)
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 

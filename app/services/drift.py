@@ -47,6 +47,7 @@ from app.drift.thresholds import DIRECTIONS, worst
 from app.services.drift_inputs import NothingToJudge, load_inputs, measure
 from app.services.forecasting import ModelCache
 from app.services.registry import active_version
+from app.services.series import series_by_ids
 from app.services.training import TrainingOptions, request_training
 from app.settings import Settings
 
@@ -244,12 +245,7 @@ def run_drift_all(
         )
         targets = list(session.scalars(query))
     else:
-        targets = []
-        for series_id in dict.fromkeys(series_ids):
-            series = session.get(Series, series_id)
-            if series is None:
-                raise LookupError(f"series {series_id} not found")
-            targets.append(series)
+        targets = series_by_ids(session=session, series_ids=series_ids)
     counts = DriftRunCounts()
     for series in targets:
         if series.archived_at is not None:

@@ -87,15 +87,18 @@ def forecast_series(
     cache: ModelCache,
     series: Series,
     horizon: int | None = None,
+    quantiles: list[float] | None = None,
     context_frame: pd.DataFrame | None = None,
     request_id: str,
 ) -> ForecastResult:
     """Forecast the steps after the latest reading (or after `context_frame`, a frame with a
     "value" column on a UTC index) with the active model, and store the forecast.
 
-    LookupError when the series has no active model; ValueError for a horizon beyond the
-    model's, for context the model cannot read, or for a request id already used;
-    `ArtifactIntegrityError` for an artifact that fails its check.
+    Every quantile the model forecasts is stored; the result holds those in `quantiles` (all
+    by default). LookupError when the series has no active model; ValueError for a horizon
+    beyond the model's, a quantile it does not forecast, context the model cannot read, or a
+    request id already used; `ArtifactIntegrityError` for an artifact that fails its check.
+    Everything is checked before anything is stored.
     """
     version = active_version(session=session, series_id=series.id, with_artifact=False)
     if version is None:
@@ -107,6 +110,7 @@ def forecast_series(
             f"horizon {steps} is outside what the active model v{version.version} forecasts: "
             f"1 to {model.horizon} steps"
         )
+    columns = _columns(model.network_config.quantiles, quantiles)
     if context_frame is None:
         context_frame = load_frame(
             session=session, series_id=series.id, last=context_rows(model.context)
@@ -151,5 +155,18 @@ def forecast_series(
         request_id=request_id,
         origin=forecast.origin,
         filled_context=forecast.filled_context,
-        values=values,
+        values=values[columns],
     )
+
+
+def _columns(available: tuple[float, ...], wanted: list[float] | None) -> list[str]:
+    """The forecast columns asked for; ValueError for a quantile the model does not forecast."""
+    if wanted is None:
+        return [f"q{q:g}" for q in available]
+    unknown = [q for q in wanted if q not in available]
+    if unknown:
+        raise ValueError(
+            f"quantile {unknown[0]:g} is not one the active model forecasts "
+            f"({', '.join(f'{q:g}' for q in available)})"
+        )
+    return [f"q{q:g}" for q in wanted]

@@ -50,3 +50,15 @@ def archive_series(*, session: Session, series: Series) -> Series:
         series.archived_at = utcnow()
         session.commit()
     return series
+
+
+def series_by_ids(*, session: Session, series_ids: list[int]) -> list[Series]:
+    """The series named, in the order given, each once; LookupError naming the first unknown
+    id, before the caller has done anything with the others."""
+    found = []
+    for series_id in dict.fromkeys(series_ids):
+        series = session.get(Series, series_id)
+        if series is None:
+            raise LookupError(f"series {series_id} not found")
+        found.append(series)
+    return found

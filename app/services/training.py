@@ -38,6 +38,7 @@ from app.jobs import (
 )
 from app.services.backtest import GateDecision, GateScores, backtest_origins, judge, score_for_gate
 from app.services.registry import active_version, load_model, verify_artifact
+from app.services.series import series_by_ids
 from app.services.series_data import count_observations, load_frame
 from app.settings import Settings, get_settings
 from model.forecaster import Forecaster
@@ -179,13 +180,10 @@ def request_retraining(
             plans.append((series.id, options))
     else:
         plans = []
-        for series_id in dict.fromkeys(series_ids):
-            series = session.get(Series, series_id)
-            if series is None:
-                raise LookupError(f"series {series_id} not found")
-            options = _retrain_options(session, series_id, warm_start)
+        for series in series_by_ids(session=session, series_ids=series_ids):
+            options = _retrain_options(session, series.id, warm_start)
             check_trainable(session=session, series=series, options=options)
-            plans.append((series_id, options))
+            plans.append((series.id, options))
     return [
         request_training(
             session=session,

@@ -14,7 +14,14 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import AwareDatetime
 
-from app.api.deps import AdminKey, ReadKey, SeriesDep, SessionDep, SettingsDep
+from app.api.deps import (
+    AdminKey,
+    ReadKey,
+    SeriesDep,
+    SessionDep,
+    SettingsDep,
+    start_in_process,
+)
 from app.api.drift_schemas import (
     DriftMetricBrief,
     DriftMetricList,
@@ -102,10 +109,8 @@ def run(
         )
     except LookupError as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error.args[0])) from None
-    executor = getattr(request.app.state, "executor", None)
-    if executor is not None:
-        for run_id in counts.queued_runs:
-            executor.submit(run_id)
+    for run_id in counts.queued_runs:
+        start_in_process(request, run_id)
     return DriftRunResult(
         series=counts.series,
         metrics=counts.metrics,

@@ -18,7 +18,6 @@ from app.api.model_schemas import ForecastPublic, ForecastRequest, ForecastStep
 from app.api.schemas import ErrorBody
 from app.logging import request_id_var
 from app.services.forecasting import forecast_series
-from app.services.registry import active_version
 
 router = APIRouter(tags=["forecasts"])
 
@@ -37,20 +36,13 @@ def forecast(
             {"value": [o.value for o in body.context]},
             index=pd.DatetimeIndex([o.ts for o in body.context]).tz_convert("UTC"),
         )
-    cache = request.app.state.model_cache
-    version = active_version(session=session, series_id=series.id, with_artifact=False)
-    if version is None:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, f"series {series.id} has no active model; train it first"
-        )
-    # Checked before forecasting, because forecasting stores the predictions.
-    columns = _columns(cache.get(version).network_config.quantiles, body.quantiles)
     try:
         result = forecast_series(
             session=session,
-            cache=cache,
+            cache=request.app.state.model_cache,
             series=series,
             horizon=body.horizon,
+            quantiles=body.quantiles,
             context_frame=context,
             request_id=request_id_var.get() or uuid.uuid4().hex,
         )
@@ -59,7 +51,7 @@ def forecast(
     except ValueError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
     request.app.state.metrics.forecasts_total.inc()
-    labels = [name.removeprefix("q") for name in columns]
+    labels = [name.removeprefix("q") for name in result.values.columns]
     return ForecastPublic(
         series_id=series.id,
         model_version_id=result.model_version_id,
@@ -73,24 +65,10 @@ def forecast(
             for step, (stamp, row) in enumerate(
                 zip(
                     result.stamps.to_pydatetime(),
-                    result.values[columns].to_numpy().tolist(),
+                    result.values.to_numpy().tolist(),
                     strict=True,
                 ),
                 start=1,
             )
         ],
     )
-
-
-def _columns(available: tuple[float, ...], wanted: list[float] | None) -> list[str]:
-    """The forecast columns to answer with; 422 for a quantile the model does not forecast."""
-    if wanted is None:
-        return [f"q{q:g}" for q in available]
-    unknown = [q for q in wanted if q not in available]
-    if unknown:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"quantile {unknown[0]:g} is not one the active model forecasts "
-            f"({', '.join(f'{q:g}' for q in available)})",
-        )
-    return [f"q{q:g}" for q in wanted]

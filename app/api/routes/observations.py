@@ -17,7 +17,15 @@ from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile, 
 from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
-from app.api.deps import ActiveSeriesDep, ReadKey, SeriesDep, SessionDep, SettingsDep, WriteKey
+from app.api.deps import (
+    ActiveSeriesDep,
+    ReadKey,
+    SeriesDep,
+    SessionDep,
+    SettingsDep,
+    WriteKey,
+    start_in_process,
+)
 from app.api.schemas import (
     ErrorBody,
     IngestResult,
@@ -28,7 +36,6 @@ from app.api.schemas import (
 )
 from app.services.drift import drift_after_ingest
 from app.services.observations import (
-    IngestCounts,
     Reading,
     ingest_observations,
     observations_page,
@@ -57,14 +64,7 @@ def upload_json(
 ) -> IngestResult:
     """Store a batch of readings; re-sending one is safe (key role write)."""
     readings = [Reading(row, item.ts, item.value) for row, item in enumerate(batch.items)]
-    counts = ingest_observations(
-        session=session,
-        series_id=series.id,
-        readings=readings,
-        max_rows=settings.max_ingest_rows,
-    )
-    _judge_arrivals(request, series.id, readings, session, settings)
-    return _result(counts)
+    return _store(request, series.id, readings, session, settings)
 
 
 @router.post("/csv", responses=_UPLOAD_ERRORS)
@@ -78,14 +78,7 @@ def upload_csv(
 ) -> IngestResult:
     """Store the readings of a CSV file, e.g. `2026-01-05T08:00:00Z,1180.5` (role write)."""
     readings = parse_csv(file.file.read(), max_rows=settings.max_ingest_rows)
-    counts = ingest_observations(
-        session=session,
-        series_id=series.id,
-        readings=readings,
-        max_rows=settings.max_ingest_rows,
-    )
-    _judge_arrivals(request, series.id, readings, session, settings)
-    return _result(counts)
+    return _store(request, series.id, readings, session, settings)
 
 
 @router.get("", responses={404: {"model": ErrorBody}})
@@ -115,32 +108,31 @@ def read(
     )
 
 
-def _judge_arrivals(
+def _store(
     request: Request,
     series_id: int,
     readings: list[Reading],
     session: Session,
     settings: Settings,
-) -> None:
-    """Performance drift of the forecasts whose actuals just arrived. Never fails the upload,
-    which is stored by now (`drift_after_ingest` logs its own errors)."""
-    if not readings:
-        return
-    stamps = [reading.ts for reading in readings]
-    outcome = drift_after_ingest(
-        session=session,
-        series_id=series_id,
-        first=min(stamps),
-        last=max(stamps),
-        settings=settings,
-        cache=request.app.state.model_cache,
+) -> IngestResult:
+    """Store an upload, then judge the performance drift of forecasts whose actuals it
+    brought; that never fails the upload, stored by now (`drift_after_ingest` logs its own
+    errors)."""
+    counts = ingest_observations(
+        session=session, series_id=series_id, readings=readings, max_rows=settings.max_ingest_rows
     )
-    executor = getattr(request.app.state, "executor", None)
-    if outcome is not None and outcome.queued_run_id is not None and executor is not None:
-        executor.submit(outcome.queued_run_id)
-
-
-def _result(counts: IngestCounts) -> IngestResult:
+    if readings:
+        stamps = [reading.ts for reading in readings]
+        outcome = drift_after_ingest(
+            session=session,
+            series_id=series_id,
+            first=min(stamps),
+            last=max(stamps),
+            settings=settings,
+            cache=request.app.state.model_cache,
+        )
+        if outcome is not None and outcome.queued_run_id is not None:
+            start_in_process(request, outcome.queued_run_id)
     return IngestResult(
         inserted=counts.inserted, updated=counts.updated, unchanged=counts.unchanged
     )

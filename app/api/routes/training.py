@@ -13,7 +13,15 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from sqlalchemy import select
 
-from app.api.deps import AdminKey, ReadKey, SeriesDep, SessionDep, SettingsDep, WriteKey
+from app.api.deps import (
+    AdminKey,
+    ReadKey,
+    SeriesDep,
+    SessionDep,
+    SettingsDep,
+    WriteKey,
+    start_in_process,
+)
 from app.api.model_schemas import (
     RetrainAccepted,
     RetrainRequest,
@@ -61,7 +69,8 @@ def train(
         )
     except ValueError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
-    _start(request, run, created)
+    if created:
+        start_in_process(request, run.id)
     return TrainAccepted(run=TrainingRunPublic.model_validate(run), created=created)
 
 
@@ -91,7 +100,8 @@ def retrain(
     except ValueError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
     for run, created in results:
-        _start(request, run, created)
+        if created:
+            start_in_process(request, run.id)
     return RetrainAccepted(
         runs=[
             TrainAccepted(run=TrainingRunPublic.model_validate(run), created=created)
@@ -126,10 +136,3 @@ def list_runs(
         .limit(limit)
     )
     return [TrainingRunPublic.model_validate(run) for run in session.scalars(query)]
-
-
-def _start(request: Request, run: TrainingRun, created: bool) -> None:
-    """Hand a new run to this process's executor, when it trains in-process."""
-    executor = getattr(request.app.state, "executor", None)
-    if created and executor is not None:
-        executor.submit(run.id)
