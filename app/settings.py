@@ -70,7 +70,8 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(default=1.0, gt=0.0)
     in_process_jobs: bool = True
     default_horizon: int = Field(default=24, gt=0)
-    default_context: int = Field(default=168, gt=0)
+    # None: each model chooses its context from the series' sampling step (model.config).
+    default_context: int | None = Field(default=None, gt=0)
     drift_window_steps: int = Field(default=168, ge=10)
     drift_reference_steps: int = Field(default=672, ge=10)
     drift_min_points: int = Field(default=30, ge=10)

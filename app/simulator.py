@@ -11,7 +11,9 @@
   known for the future) and in `OBSERVED_COVARIATES` (NaN exactly where throughput is NaN,
   because a stopped line sends no data).
 
-The clock (shifts, weekends, maintenance) is read in UTC: the plant's local time is not modelled.
+The clock (shifts, weekends, maintenance) is read in the plant's local time (`timezone`, UTC by
+default), so a plant in Europe/Berlin starts its 06:00 shift an hour earlier in UTC after the
+spring change to summer time; the stamps stay UTC.
 The same config and seed give the identical frame; all randomness comes from `default_rng(seed)`.
 """
 
@@ -72,6 +74,7 @@ class LineConfig:
         outlier_rate: share of running rows whose throughput reading is a spike.
         covariates: add the known and observed covariate columns.
         drop_stop_rows: drop stop rows instead of keeping them as NaN.
+        timezone: IANA zone of the plant's clock.
     """
 
     freq: str = "h"
@@ -93,6 +96,7 @@ class LineConfig:
     outlier_rate: float = 0.002
     covariates: bool = False
     drop_stop_rows: bool = False
+    timezone: str = "UTC"
 
     def __post_init__(self) -> None:
         step_of(self.freq)
@@ -115,6 +119,12 @@ class LineConfig:
             "random_stop_mean_hours must be > 0": self.random_stop_mean_hours > 0,
             "outlier_rate must be in [0, 1]": 0 <= self.outlier_rate <= 1,
         }
+        try:
+            pd.Timestamp("2026-01-01", tz=self.timezone)
+            known_zone = True
+        except (KeyError, ValueError):
+            known_zone = False
+        checks["timezone must be an IANA zone name"] = known_zone
         failed = [message for message, ok in checks.items() if not ok]
         if failed:
             raise ValueError("; ".join(failed))
@@ -138,7 +148,7 @@ def simulate_line(config: LineConfig, *, seed: int) -> pd.DataFrame:
     """Simulate the line described by `config`; see the module docstring for the guarantees."""
     index = _time_index(config)
     step_hours = step_of(config.freq) / pd.Timedelta(hours=1)
-    hour, weekday = _clock(index)
+    hour, weekday = _clock(index, config.timezone)
     # Separate streams, so that e.g. changing the outlier rate leaves the noise and stops alone.
     noise_rng, stop_rng, outlier_rng, sensor_rng = np.random.default_rng(seed).spawn(4)
 
@@ -179,9 +189,11 @@ def _time_index(config: LineConfig) -> pd.DatetimeIndex:
     return pd.date_range(start, periods=periods, freq=config.freq, name="timestamp")
 
 
-def _clock(index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
-    """Hour of day (float) and weekday (Monday = 0), from integer nanoseconds to stay exact."""
-    ns = index.as_unit("ns").asi8
+def _clock(index: pd.DatetimeIndex, timezone: str) -> tuple[np.ndarray, np.ndarray]:
+    """Local hour of day (float) and weekday (Monday = 0), from integer nanoseconds of the
+    local wall clock to stay exact."""
+    local = index.tz_convert(timezone).tz_localize(None)
+    ns = local.as_unit("ns").asi8
     hour = (ns % _NS_PER_DAY) / _NS_PER_HOUR
     weekday = (ns // _NS_PER_DAY + _EPOCH_WEEKDAY) % 7
     return hour, weekday

@@ -15,8 +15,8 @@ import torch
 
 from model.checkpoint import load_checkpoint, save_checkpoint
 from model.device import pick_device
-from model.network import ForecastNetwork, NetworkConfig
-from model.trainer import TrainConfig, TrainReport, train
+from model.network import Anchor, ForecastNetwork, NetworkConfig
+from model.trainer import TrainConfig, Training, TrainReport
 from model.windows import MAX_PLACEHOLDER_SHARE, Scaling, SeriesArrays, WindowMaker
 
 
@@ -64,15 +64,29 @@ class Forecaster:
         on_epoch: Callable[[int, int, float], None] | None = None,
         initial_state: dict[str, torch.Tensor] | None = None,
     ) -> Forecaster:
-        """Train on `series`, holding out its last rows for validation and early stopping.
+        """Train on `series` for the whole budget (see `start`), keeping the best epoch."""
+        training = self.start(series, validation_start, valid, initial_state, progress=progress)
+        training.run(self.train_config.max_epochs, on_epoch=on_epoch)
+        self.finish(training)
+        return self
+
+    def start(
+        self,
+        series: SeriesArrays,
+        validation_start: int | None = None,
+        valid: np.ndarray | None = None,
+        initial_state: dict[str, torch.Tensor] | None = None,
+        progress: bool = False,
+    ) -> Training:
+        """Set up training on `series`, holding out its last rows for validation; `run` the
+        returned `Training` for as many epochs as wanted, then `finish` it here.
 
         Validation starts at row `validation_start` (by default after the first
         `1 - validation_fraction` of the rows); training windows end before it, and the scaling
         is fitted on the rows before it only. `valid` (N,) marks rows that hold real readings;
         the others are placeholders in a gap: never scored, and a window holding more than
-        `MAX_PLACEHOLDER_SHARE` of them is not used. `on_epoch` is passed to `train`.
-        `initial_state` (a state dict of a network with this configuration) is loaded before
-        training, to continue from earlier weights instead of the initialisation.
+        `MAX_PLACEHOLDER_SHARE` of them is not used. `initial_state` (a state dict of a network
+        with this configuration) is loaded first, to continue from earlier weights.
         """
         if len(series) < self.minimum_rows():
             raise ValueError(
@@ -81,9 +95,12 @@ class Forecaster:
             )
         split = self._default_split(len(series)) if validation_start is None else validation_start
         self.scaling = Scaling.fit(
-            SeriesArrays(series.target[:split], series.known[:split], series.observed[:split])
+            SeriesArrays(series.target[:split], series.known[:split], series.observed[:split]),
+            anchor=self.network_config.anchor,
         )
-        maker = WindowMaker(series, self.scaling, self.context, self.horizon, valid=valid)
+        maker = WindowMaker(
+            series, self.scaling, self.context, self.horizon, valid=valid, anchor=self.anchor
+        )
         train_starts = maker.usable_starts(maker.starts(self.context, split))
         validation_starts = _evenly(
             maker.usable_starts(maker.starts(split, len(series))),
@@ -98,7 +115,7 @@ class Forecaster:
         self.network = ForecastNetwork(self.network_config)
         if initial_state is not None:
             self.network.load_state_dict(initial_state)
-        self.report = train(
+        return Training(
             self.network,
             maker,
             train_starts,
@@ -106,9 +123,15 @@ class Forecaster:
             self.train_config,
             self.device,
             progress=progress,
-            on_epoch=on_epoch,
         )
-        return self
+
+    def finish(self, training: Training) -> None:
+        """Keep the best weights of `training` (started by `start`) and its report."""
+        self.report = training.finish()
+
+    @property
+    def anchor(self) -> Anchor:
+        return self.network_config.anchor
 
     def _default_split(self, rows: int) -> int:
         """First validation row: after the training share, leaving at least one horizon."""
@@ -132,13 +155,15 @@ class Forecaster:
                 f"origins need {self.context} rows of context and "
                 f"{self.horizon} rows of known covariates after them"
             )
-        maker = WindowMaker(series, scaling, self.context, self.horizon)
+        maker = WindowMaker(series, scaling, self.context, self.horizon, anchor=self.anchor)
+        last = torch.tensor([self.context - 1], device=self.device)
         out = []
         with torch.no_grad():
             for i in range(0, len(origins), batch_rows):
                 batch = maker.inputs(origins[i : i + batch_rows] - self.context).to(self.device)
-                scaled = network(batch.target, batch.known, batch.observed)[:, -1]  # (B, H, Q)
-                values = batch.level[:, None, None] + scaling.target_scale * scaled
+                scaled = network(batch.target, batch.known, batch.observed, positions=last)
+                scaled = scaled[:, 0]  # (B, H, Q)
+                values = batch.level[:, None, None] + scaling.forecast_scale * scaled
                 out.append(values.double().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.horizon, 0))
 
@@ -168,24 +193,35 @@ class Forecaster:
 
     def save(self, path: Path | BinaryIO, extra: dict | None = None) -> None:
         """Write weights and configuration, with `extra` (JSON, e.g. column names) alongside."""
-        network, scaling = self._fitted()
-        save_checkpoint(
-            path,
-            network.state_dict(),
-            {
-                "network": self.network_config.to_json(),
-                "training": vars(self.train_config),
-                "scaling": vars(scaling),
-                "report": self.report.to_json() if self.report else None,
-                "extra": extra or {},
-            },
-        )
+        document, state = self.to_document()
+        save_checkpoint(path, state, {**document, "extra": extra or {}})
 
     @staticmethod
     def load(path: Path | BinaryIO, device: str = "auto") -> tuple[Forecaster, dict]:
         """Load a saved forecaster onto `device` (any checkpoint loads on a CPU-only machine)."""
         target = pick_device(device)
         state_dict, document = load_checkpoint(path, map_location=target)
+        return Forecaster.from_document(document, state_dict, str(target)), document.get(
+            "extra", {}
+        )
+
+    def to_document(self) -> tuple[dict, dict[str, torch.Tensor]]:
+        """Configuration, scaling and report as JSON, and the weights, for a checkpoint."""
+        network, scaling = self._fitted()
+        document = {
+            "network": self.network_config.to_json(),
+            "training": vars(self.train_config),
+            "scaling": vars(scaling),
+            "report": self.report.to_json() if self.report else None,
+        }
+        return document, network.state_dict()
+
+    @staticmethod
+    def from_document(
+        document: dict, state_dict: dict[str, torch.Tensor], device: str = "auto"
+    ) -> Forecaster:
+        """The forecaster `to_document` described, on `device`, ready to forecast."""
+        target = pick_device(device)
         forecaster = Forecaster(
             NetworkConfig.from_json(document["network"]),
             TrainConfig(**document["training"]),
@@ -195,11 +231,11 @@ class Forecaster:
             **{k: tuple(v) if isinstance(v, list) else v for k, v in document["scaling"].items()}
         )
         forecaster.network = ForecastNetwork(forecaster.network_config).to(target)
-        forecaster.network.load_state_dict(state_dict)
+        forecaster.network.load_state_dict({k: v.to(target) for k, v in state_dict.items()})
         forecaster.network.eval()
         if document.get("report"):
             forecaster.report = TrainReport(**document["report"])
-        return forecaster, document.get("extra", {})
+        return forecaster
 
     def _fitted(self) -> tuple[ForecastNetwork, Scaling]:
         if self.network is None or self.scaling is None:

@@ -1,250 +1,390 @@
-"""One production line's forecaster: preprocessing pipeline, calendar features and GRU together.
+"""One production line's model: preprocessing, candidates chosen by cross-validation, forecasts.
 
-`fit(frame)` cleans the target with `preprocessing.Pipeline`, trains the network on the
-stationary, scaled series it gives (with the plant's local-time calendar features as known
-covariates), and picks the training mode: with `mode="auto"`, DSF when the preprocessed series
-passes the stationarity tests and exact BPTT otherwise, since DSF's fixed filter assumes
-stationary dynamics. `forecast(frame)` reads the latest context, forecasts in the transformed
-space and returns the forecast in the plant's units. Everything needed to do so (pipeline
-parameters, calendar, columns, the mode and why) travels in one checkpoint, as JSON.
+    fitted = LineModel(LineModelConfig(horizon=24)).fit(frame)
+    fitted.forecast(frame)                    # the H steps after the last reading
+    fitted.forecast_many(frame, origins)      # many origins, one batched pass
+
+`fit` cleans the target with `preprocessing.Pipeline`, prepares the series once
+(`SeriesInputs`: the grid, the plant's local-time calendar, the covariates) and lets
+`model.selection` fit, score and choose among the candidates. The `FittedLineModel` it returns
+serves the chosen member with intervals calibrated on the validation origins, and keeps the
+best baseline (the fallback the service promotes when the chosen one fails its gate) and
+repeat-last. Everything travels in one checkpoint: tensors plus one JSON document.
 
 The frame is indexed by time (any time zone; UTC is used throughout) and holds the target and
-any covariate columns. Long gaps stay gaps: rows in them are placeholders that no training
-window touches, and a forecast whose context reaches into one is refused.
+any covariate columns. Long gaps stay gaps: a forecast whose context is more than
+`MAX_PLACEHOLDER_SHARE` missing is refused, since it would rest on invented data.
 """
 
 from __future__ import annotations
 
+import copy
 import io
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
+from pandas.tseries.frequencies import to_offset
 
-from model.forecaster import Forecaster
-from model.network import NetworkConfig
-from model.trainer import TrainConfig
-from model.windows import MAX_PLACEHOLDER_SHARE, SeriesArrays
-from preprocessing.calendar import CalendarConfig, calendar_features, feature_names
-from preprocessing.pipeline import Pipeline, PipelineConfig, PreprocessingError
+from model.checkpoint import load_checkpoint, save_checkpoint
+from model.config import LineModelConfig
+from model.device import pick_device
+from model.intervals import IntervalCalibration
+from model.members import Member, SeriesInputs, member_from_document, member_to_document
+from model.members.base import local_scale, placeholder_share
+from model.members.network import NetworkMember
+from model.selection import ModeChoice, Progress, SelectionReport, minimum_rows, select
+from model.windows import MAX_PLACEHOLDER_SHARE
+from preprocessing.calendar import calendar_features, feature_names
+from preprocessing.pipeline import Pipeline, PreprocessingError
 from preprocessing.regularise import RegulariseConfig, regularise
 
-
-@dataclass(frozen=True)
-class LineSpec:
-    """Which columns play which part, and how to preprocess and choose the mode.
-
-    `mode`: "auto" (from the preprocessing verdict) or any `model.modes` mode, forced.
-    `calendar`: local-time calendar features added to the known covariates; None for none.
-    """
-
-    target: str
-    known: tuple[str, ...] = ()
-    observed: tuple[str, ...] = ()
-    mode: str = "auto"
-    calendar: CalendarConfig | None = field(default_factory=CalendarConfig)
-    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "target": self.target,
-            "known": list(self.known),
-            "observed": list(self.observed),
-            "mode": self.mode,
-            "calendar": asdict(self.calendar) if self.calendar else None,
-            "pipeline": self.pipeline.to_dict(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LineSpec:
-        calendar = data.get("calendar")
-        return cls(
-            target=data["target"],
-            known=tuple(data["known"]),
-            observed=tuple(data["observed"]),
-            mode=data["mode"],
-            calendar=CalendarConfig(**calendar) if calendar else None,
-            pipeline=PipelineConfig.from_dict(data["pipeline"]),
-        )
-
-
-@dataclass(frozen=True)
-class ModeChoice:
-    """The mode asked for, the one used, and why (recorded in the checkpoint)."""
-
-    requested: str
-    used: str
-    reason: str
+FORMAT = "linecast-line-model/2"
 
 
 @dataclass(frozen=True)
 class LineForecast:
-    """Forecast in original units: `values` has one column per quantile ("q0.1", "q0.5", ...)
-    and the forecast stamps (UTC) as index; `origin` is the last reading used and
-    `filled_context` the context steps that were missing and read as the expectation."""
+    """One forecast in original units: `values` (H, Q) for `quantiles` at `stamps` (UTC).
 
-    values: pd.DataFrame
+    `origin` is the last reading read, `filled_context` the context steps that had no reading
+    (read as the pipeline's expectation), `model` the member that forecast it.
+    """
+
+    stamps: pd.DatetimeIndex
+    quantiles: tuple[float, ...]
+    values: np.ndarray
     origin: pd.Timestamp
     filled_context: int
+    model: str
+
+    @property
+    def median(self) -> np.ndarray:
+        return self.values[:, self.quantiles.index(0.5)]
+
+    @property
+    def lower(self) -> np.ndarray:
+        return self.values[:, 0]
+
+    @property
+    def upper(self) -> np.ndarray:
+        return self.values[:, -1]
+
+    def quantile(self, q: float) -> np.ndarray:
+        return self.values[:, self.quantiles.index(q)]
+
+
+@dataclass(frozen=True)
+class ManyForecasts:
+    """Forecasts from many origins: `values` (n, H, Q), NaN where `usable` is False (no reading
+    at the origin, too short or too gappy a context, or a missing plan)."""
+
+    origins: pd.DatetimeIndex
+    step: pd.Timedelta
+    quantiles: tuple[float, ...]
+    values: np.ndarray
+    usable: np.ndarray
+
+    @property
+    def median(self) -> np.ndarray:
+        return self.values[..., self.quantiles.index(0.5)]
+
+    def stamps(self, index: int) -> pd.DatetimeIndex:
+        horizon = self.values.shape[1]
+        return pd.DatetimeIndex(self.origins[index] + self.step * np.arange(1, horizon + 1))
+
+    def scored(self, actual: pd.Series) -> pd.DataFrame:
+        """One row per usable forecast step with a reading in `actual` (indexed by UTC stamp):
+        origin, step, ts, median, lower, upper, actual."""
+        horizon = self.values.shape[1]
+        kept = np.flatnonzero(self.usable)
+        steps = np.arange(1, horizon + 1)
+        origins = self.origins[kept]
+        offsets = pd.to_timedelta(self.step * steps)  # (H,)
+        naive = origins.tz_convert("UTC").tz_localize(None).to_numpy()
+        stamps = pd.DatetimeIndex((naive[:, None] + offsets.to_numpy()[None, :]).ravel())
+        frame = pd.DataFrame(
+            {
+                "origin": np.repeat(origins, horizon),
+                "step": np.tile(steps, len(kept)),
+                "ts": stamps.tz_localize("UTC"),
+                "median": self.median[kept].ravel(),
+                "lower": self.values[kept, :, 0].ravel(),
+                "upper": self.values[kept, :, -1].ravel(),
+            }
+        )
+        frame["actual"] = actual.reindex(stamps.tz_localize("UTC")).to_numpy(float)
+        return frame.loc[np.isfinite(frame["actual"].to_numpy())].reset_index(drop=True)
 
 
 class LineModel:
-    """`fit(frame) -> self`, `forecast(frame, future_known) -> DataFrame`, `save`, `load`."""
+    """`LineModel(config).fit(frame) -> FittedLineModel`."""
 
-    def __init__(
-        self,
-        spec: LineSpec,
-        network: NetworkConfig,
-        training: TrainConfig,
-        device: str = "auto",
-    ) -> None:
-        self.spec = spec
-        self.network_config = network
-        self.train_config = training
+    def __init__(self, config: LineModelConfig, device: str = "auto") -> None:
+        self.config = config
         self.device = device
-        self.pipeline: Pipeline | None = None
-        self.forecaster: Forecaster | None = None
-        self.mode: ModeChoice | None = None
-        # What `fit` did with `initial_weights`; None when none were given.
-        self.warm_start: str | None = None
-
-    @property
-    def horizon(self) -> int:
-        return self.network_config.horizon
-
-    @property
-    def context(self) -> int:
-        return self.train_config.context
 
     def fit(
         self,
         frame: pd.DataFrame,
-        progress: bool = False,
-        on_epoch: Callable[[int, int, float], None] | None = None,
+        on_progress: Progress | None = None,
         initial_weights: bytes | None = None,
-    ) -> LineModel:
-        """Preprocess the target, choose the mode, train. ValueError names what is wrong.
+    ) -> FittedLineModel:
+        """Preprocess, choose by cross-validation, train. ValueError names what is wrong.
 
-        `on_epoch(epoch, max_epochs, validation_loss)` is called after each epoch.
-        `initial_weights` (a saved line model, e.g. the one in service) starts training from its
-        network weights when its network has the same shape; otherwise training starts from
-        scratch. `warm_start` says which happened, and why.
+        `on_progress(done, planned, message)` is called as training goes (epochs of the
+        GRU candidates); an exception it raises stops the fit. `initial_weights` (a saved line
+        model, e.g. the one in service) starts each GRU candidate whose representation and
+        shape match one of its networks from that network's weights.
         """
-        target = _column(frame, self.spec.target)
-        pipeline = Pipeline(self.spec.pipeline).fit(target)
-        z = pipeline.transform(pipeline.clean(target))
-        known, observed = self._covariates(frame, z.index)
-        valid = np.isfinite(z.to_numpy()) & _finite_rows(known) & _finite_rows(observed)
-        arrays = SeriesArrays.of(
-            np.nan_to_num(z.to_numpy(), nan=0.0), _fill(known), _fill(observed)
-        )
-        report = pipeline.report
-        assert report is not None  # set by fit
-        if self.spec.mode == "auto":
-            mode = ModeChoice("auto", report.recommended_mode, report.dsf_verdict)
-        else:
-            mode = ModeChoice(self.spec.mode, self.spec.mode, "forced by configuration")
-        network = replace(self.network_config, known=known.shape[1], observed=observed.shape[1])
-        initial_state = None
+        target = _column(frame, self.config.target)
+        pipeline = Pipeline(self.config.pipeline()).fit(target)
+        params = pipeline.params
+        assert params is not None  # set by fit
+        rows = len(pipeline.clean(target))
+        config = self.config.resolve(pd.Timedelta(to_offset(params.freq)), rows)
+        assert config.context is not None
+        if rows < minimum_rows(config.horizon, config.context):
+            raise PreprocessingError(
+                f"{rows} steps on the {params.freq} grid are too few for context "
+                f"{config.context} and horizon {config.horizon}: at least "
+                f"{minimum_rows(config.horizon, config.context)} are needed"
+            )
+        inputs = prepare_inputs(config, pipeline, frame)
+        donor = warm_states(initial_weights) if initial_weights is not None else {}
+        device = str(pick_device(self.device))
+        selection = select(inputs, pipeline, config, device, on_progress, donor)
+        warm = None
         if initial_weights is not None:
-            initial_state, self.warm_start = _warm_start_state(initial_weights, network)
-        forecaster = Forecaster(network, replace(self.train_config, mode=mode.used), self.device)
-        forecaster.fit(
-            arrays,
-            progress=progress,
-            valid=valid,
-            on_epoch=on_epoch,
-            initial_state=initial_state,
+            used = selection.warm_started
+            warm = (
+                f"warm start of {', '.join(used)} from the given weights"
+                if used
+                else "warm start not possible: no network of the given model has this input "
+                "and shape"
+            )
+        return FittedLineModel(
+            config,
+            pipeline,
+            selection.members,
+            selection.calibrations,
+            selection.serving,
+            selection.fallback,
+            selection.report,
+            selection.mode,
+            warm_start=warm,
         )
-        self.pipeline, self.forecaster, self.mode = pipeline, forecaster, mode
-        self.network_config = network
-        return self
+
+
+class FittedLineModel:
+    """A chosen member serving forecasts with calibrated intervals, plus its fallbacks."""
+
+    def __init__(
+        self,
+        config: LineModelConfig,
+        pipeline: Pipeline,
+        members: dict[str, Member],
+        calibrations: dict[str, IntervalCalibration],
+        serving: str,
+        fallback: str,
+        selection: SelectionReport,
+        mode: ModeChoice | None,
+        warm_start: str | None = None,
+    ) -> None:
+        if serving not in members or fallback not in members:
+            raise ValueError("the serving and fallback members must be among the members")
+        self.config, self.pipeline, self.members = config, pipeline, members
+        self.calibrations, self.serving, self.fallback = calibrations, serving, fallback
+        self.selection, self.mode, self.warm_start = selection, mode, warm_start
+
+    @property
+    def horizon(self) -> int:
+        return self.config.horizon
+
+    @property
+    def context(self) -> int:
+        assert self.config.context is not None  # resolved by fit
+        return self.config.context
+
+    @property
+    def quantiles(self) -> tuple[float, ...]:
+        return self.config.quantiles
+
+    @property
+    def member(self) -> Member:
+        return self.members[self.serving]
+
+    @property
+    def network(self) -> NetworkMember | None:
+        """The GRU the serving member uses, if any."""
+        found = _networks([self.member])
+        return found[0] if found else None
+
+    @property
+    def input_pipeline(self) -> Pipeline:
+        """The pipeline the serving member reads through (the line's own without one)."""
+        return getattr(self.member, "pipeline", self.pipeline)
+
+    @property
+    def training_mode(self) -> str:
+        """The GRU's training mode, or the serving member's kind when it has no network."""
+        network = self.network
+        return network.mode if network is not None else self.member.kind
+
+    def with_serving(self, name: str) -> FittedLineModel:
+        """The same model serving another of its members (the fallback, or repeat-last)."""
+        return FittedLineModel(
+            self.config,
+            self.pipeline,
+            self.members,
+            self.calibrations,
+            name,
+            self.fallback,
+            self.selection,
+            self.mode if name == self.serving else None,
+            self.warm_start,
+        )
+
+    def recalibrate(
+        self, frame: pd.DataFrame, origins: Sequence[pd.Timestamp] | pd.DatetimeIndex
+    ) -> FittedLineModel:
+        """The same model with every member's intervals calibrated on its forecasts from
+        `origins` (readings in `frame` that no member trained on, e.g. the service's gate)."""
+        inputs = prepare_inputs(self.config, self.pipeline, frame)
+        stamps = pd.DatetimeIndex(pd.to_datetime(list(origins), utc=True))
+        positions = inputs.stamps.get_indexer(stamps)
+        positions = positions[self._usable(inputs, positions)]
+        positions = positions[positions + self.horizon < len(inputs)]
+        if len(positions) == 0:
+            return self
+        actual = inputs.values[positions[:, None] + np.arange(1, self.horizon + 1)]
+        scale = local_scale(inputs, positions, self.context, self.horizon)
+        calibrations = {
+            name: IntervalCalibration.fit(
+                member.predict(inputs, positions).median, actual, self.quantiles, scale
+            )
+            for name, member in self.members.items()
+        }
+        model = copy.copy(self)
+        model.calibrations = calibrations
+        return model
+
+    # -- forecasting ---------------------------------------------------------------------------
 
     def forecast(
         self, frame: pd.DataFrame, future_known: pd.DataFrame | None = None
     ) -> LineForecast:
-        """Quantile forecasts for the `horizon` steps after the last reading, in original units.
+        """The `horizon` steps after the last reading, in original units.
 
         `future_known` holds the user's known columns for those steps (row order = step order);
-        it is required exactly when the spec names known columns. Missing rows in the context
-        (a stop) are read as the pipeline's expectation (trend plus seasons), up to
-        `MAX_PLACEHOLDER_SHARE` of it; more is refused, since the forecast would then rest on
-        invented data.
+        it is required exactly when the config names known columns.
         """
-        pipeline, forecaster = self._fitted()
-        y = pipeline.clean(_column(frame, self.spec.target))
-        z = pipeline.transform(y)
-        if len(z) < self.context:
+        future = self._future_known(future_known)
+        inputs = prepare_inputs(self.config, self.pipeline, frame, future)
+        last = len(inputs) - 1
+        if len(inputs) < self.context:
             raise PreprocessingError(
                 f"the model reads {self.context} steps before the forecast; the data span "
-                f"only {len(z)}"
+                f"only {len(inputs)}"
             )
-        known, observed = self._covariates(frame, z.index)
-        tail = slice(len(z) - self.context, len(z))
-        rows_valid = np.isfinite(z.to_numpy()) & _finite_rows(known) & _finite_rows(observed)
-        missing = self.context - int(rows_valid[tail].sum())
+        missing = int((~np.isfinite(inputs.values[last + 1 - self.context :])).sum())
         if missing > MAX_PLACEHOLDER_SHARE * self.context:
             raise PreprocessingError(
                 f"{missing} of the last {self.context} steps before the forecast are missing; "
                 f"at most {MAX_PLACEHOLDER_SHARE:.0%} may be"
             )
-        stamps = pipeline.forecast_stamps(y.index[-1], self.horizon)
-        future = self._future_known(stamps, future_known)
-        history = SeriesArrays.of(
-            np.nan_to_num(z.to_numpy()[tail], nan=0.0), _fill(known)[tail], _fill(observed)[tail]
+        values = self._predict(inputs, np.array([last]))[0]
+        stamps = self.pipeline.forecast_stamps(inputs.stamps[last], self.horizon)
+        return LineForecast(
+            stamps, self.quantiles, values, inputs.stamps[last], missing, self.serving
         )
-        values = forecaster.predict(history, future if future.shape[1] else None).values
-        quantiles = self.network_config.quantiles
-        original = pipeline.to_original(values, y, median_column=quantiles.index(0.5))
-        # Sorting only matters after integrating differences, where per-step spreads add up.
-        frame_out = pd.DataFrame(
-            np.sort(original.to_numpy(), axis=1),
-            index=original.index,
-            columns=[f"q{q:g}" for q in quantiles],
-        )
-        return LineForecast(frame_out, y.index[-1], missing)
 
-    # -- covariates ----------------------------------------------------------------------------
+    def forecast_many(
+        self, frame: pd.DataFrame, origins: Sequence[pd.Timestamp] | pd.DatetimeIndex
+    ) -> ManyForecasts:
+        """Forecasts from every origin (a stamp of a reading in `frame`: the last one read), in
+        one batched pass; see `ManyForecasts` for the origins that cannot be forecast."""
+        inputs = prepare_inputs(self.config, self.pipeline, frame)
+        stamps = pd.DatetimeIndex(pd.to_datetime(list(origins), utc=True))
+        positions = inputs.stamps.get_indexer(stamps)
+        usable = self._usable(inputs, positions)
+        values = np.full((len(stamps), self.horizon, len(self.quantiles)), np.nan)
+        if usable.any():
+            values[usable] = self._predict(inputs, positions[usable])
+        step = pd.Timedelta(to_offset(self.pipeline.params.freq))
+        return ManyForecasts(stamps, step, self.quantiles, values, usable)
 
-    def _covariates(self, frame: pd.DataFrame, grid: pd.DatetimeIndex) -> tuple[np.ndarray, ...]:
-        """Known (user columns, then calendar) and observed columns on the target's grid."""
-        known = [_on_grid(frame, name, grid) for name in self.spec.known]
-        if self.spec.calendar is not None:
-            known.append(calendar_features(grid, self.spec.calendar).to_numpy())
-        observed = [_on_grid(frame, name, grid) for name in self.spec.observed]
-        return _stack(known, len(grid)), _stack(observed, len(grid))
+    def _usable(self, inputs: SeriesInputs, positions: np.ndarray) -> np.ndarray:
+        usable = (positions >= self.context - 1) & (positions < len(inputs))
+        safe = np.where(usable, positions, self.context - 1)
+        usable &= np.isfinite(inputs.values[safe]) if len(inputs) else False
+        usable &= placeholder_share(inputs, safe, self.context) <= MAX_PLACEHOLDER_SHARE
+        if self.config.known:
+            ahead = inputs.known[safe[:, None] + np.arange(1, self.horizon + 1)]
+            usable &= np.isfinite(ahead).all(axis=(1, 2))
+        return usable
 
-    def _future_known(
-        self, stamps: pd.DatetimeIndex, future_known: pd.DataFrame | None
-    ) -> np.ndarray:
-        parts = []
-        if self.spec.known:
-            if future_known is None or len(future_known) < self.horizon:
-                raise PreprocessingError(
-                    f"the model uses known covariates {list(self.spec.known)}: give them for "
-                    f"the {self.horizon} forecast steps"
-                )
-            missing = [c for c in self.spec.known if c not in future_known.columns]
-            if missing:
-                raise PreprocessingError(f"future known covariates lack column {missing[0]!r}")
-            values = future_known[list(self.spec.known)].to_numpy(float)[: self.horizon]
-            if not np.isfinite(values).all():
-                raise PreprocessingError("future known covariates hold NaN or infinite values")
-            parts.append(values)
-        if self.spec.calendar is not None:
-            parts.append(calendar_features(stamps, self.spec.calendar).to_numpy())
-        return _stack(parts, self.horizon)
+    def _predict(self, inputs: SeriesInputs, positions: np.ndarray) -> np.ndarray:
+        median = self.member.predict(inputs, positions).median
+        scale = local_scale(inputs, positions, self.context, self.horizon)
+        return self.calibrations[self.serving].apply(median, scale)
+
+    def _future_known(self, future_known: pd.DataFrame | None) -> pd.DataFrame | None:
+        if not self.config.known:
+            return None
+        if future_known is None or len(future_known) < self.horizon:
+            raise PreprocessingError(
+                f"the model uses known covariates {list(self.config.known)}: give them for "
+                f"the {self.horizon} forecast steps"
+            )
+        missing = [c for c in self.config.known if c not in future_known.columns]
+        if missing:
+            raise PreprocessingError(f"future known covariates lack column {missing[0]!r}")
+        values = future_known[list(self.config.known)].iloc[: self.horizon]
+        if not np.isfinite(values.to_numpy(float)).all():
+            raise PreprocessingError("future known covariates hold NaN or infinite values")
+        return values
 
     # -- storage -------------------------------------------------------------------------------
 
+    def describe(self) -> dict[str, Any]:
+        """What was chosen and why, for the API, the registry and the dashboard (JSON)."""
+        return {
+            "serving": self.serving,
+            "fallback": self.fallback,
+            "context": self.context,
+            "coverage": self.calibrations[self.serving].coverage,
+            "selection": self.selection.to_dict(),
+            "mode": asdict(self.mode) if self.mode else None,
+        }
+
     def save(self, path: Path | io.BytesIO) -> None:
-        """One checkpoint: weights plus the forecaster's, pipeline's and spec's JSON."""
-        pipeline, forecaster = self._fitted()
-        forecaster.save(path, extra=self._document(pipeline))
+        """One checkpoint: every member's tensors plus one JSON document."""
+        documents, tensors = [], {}
+        for index, member in enumerate(self.members.values()):
+            document, member_tensors = member_to_document(member)
+            documents.append(document)
+            tensors.update({f"{index}.{key}": value for key, value in member_tensors.items()})
+        save_checkpoint(
+            path,
+            tensors,
+            {
+                "model": FORMAT,
+                "config": self.config.to_dict(),
+                "pipeline": self.pipeline.to_json(),
+                "members": documents,
+                "calibrations": {k: v.to_dict() for k, v in self.calibrations.items()},
+                "serving": self.serving,
+                "fallback": self.fallback,
+                "selection": self.selection.to_dict(),
+                "mode": asdict(self.mode) if self.mode else None,
+                "known_inputs": self.known_inputs,
+                "warm_start": self.warm_start,
+            },
+        )
 
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
@@ -252,64 +392,94 @@ class LineModel:
         return buffer.getvalue()
 
     @staticmethod
-    def load(path: Path | io.BytesIO, device: str = "auto") -> LineModel:
-        forecaster, extra = Forecaster.load(path, device=device)
-        if "line" not in extra:
-            raise ValueError("model file holds no preprocessing pipeline (trained before it?)")
-        model = LineModel(
-            LineSpec.from_dict(extra["line"]),
-            forecaster.network_config,
-            forecaster.train_config,
-            device=str(forecaster.device),
+    def load(path: Path | io.BytesIO, device: str = "auto") -> FittedLineModel:
+        """A saved line model on `device`; ValueError for anything else (older models too)."""
+        target = str(pick_device(device))
+        tensors, document = load_checkpoint(path, map_location=target)
+        if document.get("model") != FORMAT:
+            raise ValueError(
+                f"the file is not a line model of this linecast version ({FORMAT}); retrain it"
+            )
+        members: dict[str, Member] = {}
+        for index, part in enumerate(document["members"]):
+            prefix = f"{index}."
+            own = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+            member = member_from_document(part, own, target)
+            members[member.name] = member
+        mode = document.get("mode")
+        return FittedLineModel(
+            LineModelConfig.from_dict(document["config"]),
+            Pipeline.from_json(document["pipeline"]),
+            members,
+            {k: IntervalCalibration.from_dict(v) for k, v in document["calibrations"].items()},
+            document["serving"],
+            document["fallback"],
+            SelectionReport.from_dict(document["selection"]),
+            ModeChoice(**mode) if mode else None,
+            document.get("warm_start"),
         )
-        model.pipeline = Pipeline.from_json(extra["pipeline"])
-        model.forecaster = forecaster
-        model.mode = ModeChoice(**extra["mode"])
-        return model
 
     @staticmethod
-    def from_bytes(data: bytes, device: str = "auto") -> LineModel:
-        return LineModel.load(io.BytesIO(data), device=device)
+    def from_bytes(data: bytes, device: str = "auto") -> FittedLineModel:
+        return FittedLineModel.load(io.BytesIO(data), device=device)
 
-    def _document(self, pipeline: Pipeline) -> dict[str, Any]:
-        known_names = list(self.spec.known)
-        if self.spec.calendar is not None:
-            known_names += feature_names(self.spec.calendar)
-        return {
-            "line": self.spec.to_dict(),
-            "pipeline": pipeline.to_json(),
-            "mode": asdict(self.mode) if self.mode else None,
-            "known_inputs": known_names,
-            "freq": pipeline.params.freq if pipeline.params else None,
-        }
-
-    def _fitted(self) -> tuple[Pipeline, Forecaster]:
-        if self.pipeline is None or self.forecaster is None:
-            raise RuntimeError("the line model is not fitted: call fit() or load() first")
-        return self.pipeline, self.forecaster
+    @property
+    def known_inputs(self) -> list[str]:
+        """The known covariates a network reads, in order: the user's, then the calendar's."""
+        names = list(self.config.known)
+        calendar = self.config.calendar_features()
+        if calendar is not None:
+            names += feature_names(calendar)
+        return names
 
 
-_SHAPING_FIELDS = ("horizon", "quantiles", "hidden", "layers", "known", "observed")
+def prepare_inputs(
+    config: LineModelConfig,
+    pipeline: Pipeline,
+    frame: pd.DataFrame,
+    future_known: pd.DataFrame | None = None,
+) -> SeriesInputs:
+    """The series on the pipeline's grid with its covariates; the known ones run H steps past
+    the last stamp (the user's plan from `future_known`, NaN without one; the calendar)."""
+    y = pipeline.clean(_column(frame, config.target))
+    stamps = pd.DatetimeIndex(y.index)
+    ahead = pipeline.forecast_stamps(stamps[-1], config.horizon)
+    known = []
+    for name in config.known:
+        plan = np.full((config.horizon, 1), np.nan)
+        if future_known is not None:
+            plan = future_known[name].to_numpy(float)[: config.horizon, None]
+        known.append(np.vstack([_on_grid(frame, name, stamps), plan]))
+    calendar = config.calendar_features()
+    if calendar is not None:
+        known.append(calendar_features(stamps.append(ahead), calendar).to_numpy())
+    observed = [_on_grid(frame, name, stamps) for name in config.observed]
+    return SeriesInputs(
+        values=y.to_numpy(float),
+        steps=pipeline.steps_of(stamps).astype(np.int64),
+        stamps=stamps,
+        known=_stack(known, len(stamps) + config.horizon),
+        observed=_stack(observed, len(stamps)),
+    )
 
 
-def _warm_start_state(
-    data: bytes, network: NetworkConfig
-) -> tuple[dict[str, torch.Tensor] | None, str]:
-    """The saved model's network weights if they fit `network`, and what was done.
+def warm_states(data: bytes) -> dict[str, dict[str, torch.Tensor]]:
+    """The network weights of a saved line model, by member name (ensemble parts included)."""
+    donor = FittedLineModel.from_bytes(data, device="cpu")
+    return {
+        member.name: member.forecaster.network.state_dict()
+        for member in _networks(donor.members.values())
+        if member.forecaster.network is not None
+    }
 
-    Only the fields that shape the weights must agree. The saved feedback coefficients λ come
-    along with the weights, so the update gates and λ stay matched (see model.recurrent).
-    """
-    donor, _ = Forecaster.load(io.BytesIO(data), device="cpu")
-    differences = [
-        f"{name} {getattr(network, name)} here, {getattr(donor.network_config, name)} there"
-        for name in _SHAPING_FIELDS
-        if getattr(network, name) != getattr(donor.network_config, name)
-    ]
-    if differences:
-        return None, "warm start not possible: " + "; ".join(differences)
-    assert donor.network is not None  # set by load
-    return donor.network.state_dict(), "warm start from the given weights"
+
+def _networks(members: Any) -> list[NetworkMember]:
+    found = []
+    for member in members:
+        if isinstance(member, NetworkMember):
+            found.append(member)
+        found += _networks(getattr(member, "parts", ()))
+    return found
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
@@ -329,16 +499,3 @@ def _on_grid(frame: pd.DataFrame, name: str, grid: pd.DatetimeIndex) -> np.ndarr
 
 def _stack(parts: list[np.ndarray], rows: int) -> np.ndarray:
     return np.hstack(parts) if parts else np.zeros((rows, 0))
-
-
-def _finite_rows(values: np.ndarray) -> np.ndarray:
-    return np.isfinite(values).all(axis=1)
-
-
-def _fill(values: np.ndarray) -> np.ndarray:
-    """Placeholders for missing covariate rows (never read by a training window): the column
-    median, so the covariate scaling fitted over all rows is not pulled by them."""
-    if values.size == 0 or np.isfinite(values).all():
-        return values
-    medians = np.nanmedian(np.where(np.isfinite(values), values, np.nan), axis=0)
-    return np.where(np.isfinite(values), values, np.nan_to_num(medians)[None, :])

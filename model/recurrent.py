@@ -50,6 +50,8 @@ class RecurrentStack(nn.Module):
             self.register_buffer(f"lam_{index}", lam.clone())
             _chrono_update_gate(gru, lam)
         self.probes: list[JacobianProbe] | None = None
+        # Dropout masks from this generator when set (see `drop`); the global one otherwise.
+        self.generator: torch.Generator | None = None
 
     def feedback(self, index: int) -> Tensor:
         """λ of layer `index`, shape (D,)."""
@@ -59,7 +61,7 @@ class RecurrentStack(nn.Module):
         """x (T, B, F) -> top layer states (T, B, D); the mode only matters when training."""
         for index, gru in enumerate(self.grus):
             if index:
-                x = self.dropout(x)
+                x = self.drop(x)
             x = self._run_layer(index, gru, x, mode)
         return x
 
@@ -76,6 +78,16 @@ class RecurrentStack(nn.Module):
         probe = self.probes[index] if self.probes is not None else None
         weights = (gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0)
         return DSFGRUFunction.apply(x, *weights, h0, lam.to(x.dtype), options, probe)
+
+    def drop(self, x: Tensor) -> Tensor:
+        """Dropout whose masks come from `generator` when one is set: candidates trained in
+        parallel threads then draw their own masks, and every run repeats exactly, instead of
+        depending on which thread reached the global generator first."""
+        p = self.dropout.p
+        if self.generator is None or not self.training or p == 0.0:
+            return self.dropout(x)
+        keep = torch.empty_like(x).bernoulli_(1.0 - p, generator=self.generator)
+        return x * keep / (1.0 - p)
 
     def start_probing(self) -> None:
         """Make the next DSF backward passes accumulate the Jacobian diagonal of each layer."""

@@ -39,6 +39,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     warmup_fraction: float = 0.05
     loss_warmup: int = 16
+    loss_stride: int = 1
     validation_fraction: float = 0.2
     validation_windows: int = 512
     adapt_every: int = 10
@@ -102,13 +103,15 @@ def batch_loss(
     mode: TrainingMode,
     loss_warmup: int,
     quantiles: torch.Tensor,
+    loss_stride: int = 1,
 ) -> torch.Tensor:
-    """Pinball loss over every step after the first `loss_warmup` (too little context there)."""
-    forecast = network(batch.target, batch.known, batch.observed, mode)
-    skip = min(loss_warmup, batch.target.shape[1] - 1)
-    return pinball_loss(
-        forecast[:, skip:], batch.future[:, skip:], quantiles, batch.weight[:, skip:]
-    )
+    """Pinball loss over every `loss_stride`-th step after the first `loss_warmup` (too little
+    context there), ending at the last step: the one a forecast is served from."""
+    steps = batch.target.shape[1]
+    skip = min(loss_warmup, steps - 1)
+    at = torch.arange(steps - 1, skip - 1, -loss_stride, device=batch.target.device).flip(0)
+    forecast = network(batch.target, batch.known, batch.observed, mode, positions=at)
+    return pinball_loss(forecast, batch.future[:, at], quantiles, batch.weight[:, at])
 
 
 @torch.no_grad()
@@ -126,13 +129,131 @@ def estimate_loss(
     total, scored = 0.0, 0.0
     for i in range(0, len(starts), batch_rows):
         batch = maker.batch(starts[i : i + batch_rows]).to(device)
-        forecast = network(batch.target, batch.known, batch.observed)[:, -1]
+        last = torch.tensor([batch.target.shape[1] - 1], device=device)
+        forecast = network(batch.target, batch.known, batch.observed, positions=last)[:, 0]
         weight = batch.weight[:, -1]
         loss = pinball_loss(forecast, batch.future[:, -1], quantiles, weight)
         total += loss.item() * weight.sum().item()
         scored += weight.sum().item()
     network.train()
     return total / max(scored, 1.0)
+
+
+class Training:
+    """One network's optimisation, run in stretches of epochs: `model.selection` screens every
+    candidate for a few epochs, then continues only the best one, with its optimiser state and
+    learning-rate schedule where they were, as if it had never paused.
+
+    The untrained network repeats the last value (see model.network): it is scored first, so
+    training is kept only if it beats that, and `best_epoch` stays -1 if it never does.
+    """
+
+    def __init__(
+        self,
+        network: ForecastNetwork,
+        maker: WindowMaker,
+        train_starts: np.ndarray,
+        validation_starts: np.ndarray,
+        config: TrainConfig,
+        device: torch.device,
+        progress: bool = False,
+    ) -> None:
+        self.network, self.maker, self.config, self.device = network, maker, config, device
+        self.train_starts, self.validation_starts = train_starts, validation_starts
+        self.mode = TrainingMode.parse(config.mode)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        torch.manual_seed(config.seed)
+        network.to(device).train()
+        network.stack.generator = torch.Generator(device=device).manual_seed(config.seed + 1)
+        self.quantiles = torch.tensor(network.config.quantiles, device=device)
+        self.optimizer = configure_optimizer(network, config)
+        total = config.max_epochs * config.steps_per_epoch
+        self.schedule = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer,
+            lambda s: learning_rate_factor(s, total, int(config.warmup_fraction * total)),
+        )
+        if self.mode.name == "dsf-adaptive":
+            network.stack.start_probing()
+        self.report = TrainReport(mode=str(self.mode))
+        self.report.initial_validation_loss = self._validation_loss()
+        self.best_loss = self.report.initial_validation_loss
+        self.best_state = copy.deepcopy(network.state_dict())
+        self.stale = 0
+        self.stopped = False
+        self.bar = tqdm(total=total, disable=not progress, unit="step", dynamic_ncols=True)
+
+    @property
+    def epochs_done(self) -> int:
+        return len(self.report.validation_loss)
+
+    @property
+    def finished(self) -> bool:
+        """Stopped early, or every epoch of the budget ran."""
+        return self.stopped or self.epochs_done >= self.config.max_epochs
+
+    def run(
+        self, epochs: int, on_epoch: Callable[[int, int, float], None] | None = None
+    ) -> TrainReport:
+        """Up to `epochs` more epochs, fewer if patience runs out or the budget ends.
+
+        `on_epoch(epoch, max_epochs, validation_loss)` is called after each epoch is scored, so
+        a caller can report progress; an exception it raises stops training and propagates.
+        """
+        config, network, report = self.config, self.network, self.report
+        started = time.perf_counter()
+        target = min(self.epochs_done + epochs, config.max_epochs)
+        while not self.stopped and self.epochs_done < target:
+            epoch = self.epochs_done
+            epoch_loss = 0.0
+            for _ in range(config.steps_per_epoch):
+                epoch_loss += self._step()
+            val = self._validation_loss()
+            report.train_loss.append(epoch_loss / config.steps_per_epoch)
+            report.validation_loss.append(val)
+            log.info("epoch %d: train %.4f validation %.4f", epoch, report.train_loss[-1], val)
+            if on_epoch is not None:
+                on_epoch(epoch, config.max_epochs, val)
+            if val < self.best_loss:
+                self.best_loss, self.best_state = val, copy.deepcopy(network.state_dict())
+                self.stale, report.best_epoch = 0, epoch
+            else:
+                self.stale += 1
+                self.stopped = self.stale >= config.patience
+        report.seconds += time.perf_counter() - started
+        return report
+
+    def finish(self) -> TrainReport:
+        """Keep the best weights (or the untrained ones), in evaluation mode."""
+        self.bar.close()
+        self.network.stack.probes = None
+        self.network.stack.generator = None
+        self.network.load_state_dict(self.best_state)
+        self.network.eval()
+        return self.report
+
+    def _step(self) -> float:
+        config, network = self.config, self.network
+        pick = torch.randint(len(self.train_starts), (config.batch_size,), generator=self.generator)
+        batch = self.maker.batch(self.train_starts[pick.numpy()]).to(self.device)
+        loss = batch_loss(
+            network, batch, self.mode, config.loss_warmup, self.quantiles, config.loss_stride
+        )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(network.parameters(), config.grad_clip)
+        self.optimizer.step()
+        self.schedule.step()
+        self.report.steps += 1
+        if self.mode.name == "dsf-adaptive" and self.report.steps % config.adapt_every == 0:
+            network.stack.adapt_feedback(config.adapt_momentum, config.lam_max)
+        self.bar.update()
+        self.bar.set_postfix(loss=f"{loss.item():.4f}", val=f"{self.best_loss:.4f}")
+        return loss.item()
+
+    def _validation_loss(self) -> float:
+        return estimate_loss(
+            self.network, self.maker, self.validation_starts, self.device, self.quantiles
+        )
 
 
 def train(
@@ -145,77 +266,9 @@ def train(
     progress: bool = False,
     on_epoch: Callable[[int, int, float], None] | None = None,
 ) -> TrainReport:
-    """Train in place, keep the weights of the best validation epoch, and report.
-
-    `on_epoch(epoch, max_epochs, validation_loss)` is called after each epoch is scored, so a
-    caller can report progress; an exception it raises stops training and propagates.
-    """
-    mode = TrainingMode.parse(config.mode)
-    generator = torch.Generator().manual_seed(config.seed)
-    torch.manual_seed(config.seed)
-    network.to(device).train()
-    quantiles = torch.tensor(network.config.quantiles, device=device)
-    optimizer = configure_optimizer(network, config)
-    total = config.max_epochs * config.steps_per_epoch
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: learning_rate_factor(s, total, int(config.warmup_fraction * total))
+    """Train in place for the whole budget, keep the best validation epoch's weights, report."""
+    training = Training(
+        network, maker, train_starts, validation_starts, config, device, progress=progress
     )
-    if mode.name == "dsf-adaptive":
-        network.stack.start_probing()
-    report = TrainReport(mode=str(mode))
-    # The untrained network repeats the last value (see model.network): scoring it first means
-    # training is kept only if it beats that, and best_epoch stays -1 if it never does.
-    report.initial_validation_loss = estimate_loss(
-        network, maker, validation_starts, device, quantiles
-    )
-    best_loss, best_state, stale = (
-        report.initial_validation_loss,
-        copy.deepcopy(network.state_dict()),
-        0,
-    )
-    started = time.perf_counter()
-    bar = tqdm(total=total, disable=not progress, unit="step", dynamic_ncols=True)
-    for epoch in range(config.max_epochs):
-        epoch_loss = 0.0
-        for _ in range(config.steps_per_epoch):
-            pick = torch.randint(len(train_starts), (config.batch_size,), generator=generator)
-            batch = maker.batch(train_starts[pick.numpy()]).to(device)
-            loss = batch_loss(network, batch, mode, config.loss_warmup, quantiles)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(network.parameters(), config.grad_clip)
-            optimizer.step()
-            schedule.step()
-            report.steps += 1
-            if mode.name == "dsf-adaptive" and report.steps % config.adapt_every == 0:
-                network.stack.adapt_feedback(config.adapt_momentum, config.lam_max)
-            epoch_loss += loss.item()
-            bar.update()
-            bar.set_postfix(
-                loss=f"{loss.item():.4f}",
-                val=f"{best_loss:.4f}",
-                steps_s=f"{report.steps / (time.perf_counter() - started):.1f}",
-            )
-        val = estimate_loss(network, maker, validation_starts, device, quantiles)
-        report.train_loss.append(epoch_loss / config.steps_per_epoch)
-        report.validation_loss.append(val)
-        log.info("epoch %d: train %.4f validation %.4f", epoch, report.train_loss[-1], val)
-        if on_epoch is not None:
-            on_epoch(epoch, config.max_epochs, val)
-        if val < best_loss:
-            best_loss, best_state, stale, report.best_epoch = (
-                val,
-                copy.deepcopy(network.state_dict()),
-                0,
-                epoch,
-            )
-        else:
-            stale += 1
-            if stale >= config.patience:
-                break
-    bar.close()
-    network.stack.probes = None
-    network.load_state_dict(best_state)
-    network.eval()
-    report.seconds = time.perf_counter() - started
-    return report
+    training.run(config.max_epochs, on_epoch=on_epoch)
+    return training.finish()

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from model.network import Anchor
+
 # Most placeholder rows (inside a gap) a window may hold, in training and in a forecast's context.
 MAX_PLACEHOLDER_SHARE = 0.25
 
@@ -60,29 +62,45 @@ class SeriesArrays:
 
 @dataclass(frozen=True)
 class Scaling:
-    """Scale of the target and standardisation of covariates, fitted on training rows only."""
+    """Scales of the target and standardisation of covariates, fitted on training rows only.
+
+    `target_scale` divides what the network reads; `change_scale` what it forecasts. They are
+    one number for a level. For a differenced series the network reads increments but forecasts
+    their running sums (changes of the level), which span many increments: scored in units of
+    one increment, far steps would swamp the loss and a fresh head's band would be far too narrow.
+    """
 
     target_scale: float
     known_mean: tuple[float, ...]
     known_std: tuple[float, ...]
     observed_mean: tuple[float, ...]
     observed_std: tuple[float, ...]
+    change_scale: float | None = None
 
     @staticmethod
-    def fit(series: SeriesArrays) -> Scaling:
+    def fit(series: SeriesArrays, anchor: Anchor = "last") -> Scaling:
         def std(a: np.ndarray) -> np.ndarray:
             # A constant column (a set-point that never moved) must not divide by zero.
             s = a.std(axis=0)
             return np.where(s > 1e-12, s, 1.0)
 
-        scale = float(series.target.std())
+        def positive(value: float) -> float:
+            return value if value > 1e-12 else 1.0
+
+        level = series.target if anchor == "last" else np.cumsum(series.target)
         return Scaling(
-            target_scale=scale if scale > 1e-12 else 1.0,
+            target_scale=positive(float(series.target.std())),
             known_mean=tuple(series.known.mean(axis=0).tolist()),
             known_std=tuple(std(series.known).tolist()),
             observed_mean=tuple(series.observed.mean(axis=0).tolist()),
             observed_std=tuple(std(series.observed).tolist()),
+            change_scale=positive(float(level.std())),
         )
+
+    @property
+    def forecast_scale(self) -> float:
+        """The unit of the network's forecasts (checkpoints from before it: the target's)."""
+        return self.change_scale if self.change_scale is not None else self.target_scale
 
     def covariates(self, series: SeriesArrays) -> tuple[np.ndarray, np.ndarray]:
         known = (series.known - np.array(self.known_mean)) / np.array(self.known_std)
@@ -95,12 +113,12 @@ class Batch:
     """Network inputs and targets for a set of windows, in scaled units.
 
     ==========  ============  ===============================================
-    target      (B, T)        context, relative to each window's first value
+    target      (B, T)        context as the network reads it (see WindowMaker)
     known       (B, T+H, K)   known covariates over context and horizon
     observed    (B, T, O)     observed covariates over the context
-    future      (B, T, H)     target at t+1..t+H for every step t
-    level       (B,)          each window's first value, in original units
-    weight      (B, T, H)     1 where that future target is a real reading
+    future      (B, T, H)     what the network forecasts at t for t+1..t+H
+    level       (B,)          each window's reference value, in series units
+    weight      (B, T, H)     1 where that future target rests on real readings
     ==========  ============  ===============================================
     """
 
@@ -121,7 +139,17 @@ class Batch:
 
 
 class WindowMaker:
-    """Cuts scaled windows out of a series; all arrays are converted to tensors once."""
+    """Cuts scaled windows out of a series; all arrays are converted to tensors once.
+
+    How a window is read depends on the network's `anchor` (`model.network`):
+
+    * "last" (a level): the target relative to the window's first value, a causal level that
+      every step knows; the future targets are the levels at t+1..t+H on the same footing, so
+      a network that adds its last input forecasts changes from the last value.
+    * "zero" (a differenced series): the increments as they are, whose zero means "no change";
+      the future target at t, step h, is the sum of the increments t+1..t+h, i.e. the change of
+      the level: the error that matters after integrating, and zero for the naive forecast.
+    """
 
     def __init__(
         self,
@@ -131,6 +159,7 @@ class WindowMaker:
         horizon: int,
         dtype: torch.dtype = torch.float32,
         valid: np.ndarray | None = None,
+        anchor: Anchor = "last",
     ) -> None:
         """`valid` (N,) marks real readings; other rows are placeholders inside a gap, read as
         inputs but never scored (see `usable_starts`)."""
@@ -141,8 +170,10 @@ class WindowMaker:
         self.known = torch.tensor(known, dtype=dtype)
         self.observed = torch.tensor(observed, dtype=dtype)
         self.scale = scaling.target_scale
+        self.change_scale = scaling.forecast_scale
         self.context = context
         self.horizon = horizon
+        self.anchor = anchor
 
     def starts(self, first_forecast: int, last_forecast: int) -> np.ndarray:
         """Window starts whose whole horizon lies in rows [first_forecast, last_forecast)."""
@@ -155,10 +186,18 @@ class WindowMaker:
         steps = self.context + self.horizon
         index = torch.as_tensor(starts)[:, None] + torch.arange(steps)  # (B, T+H)
         raw = self.target[index]
-        level = raw[:, :1]
+        level = self._level(raw)
         scaled = (raw - level) / self.scale
-        future = scaled[:, 1:].unfold(1, self.horizon, 1)[:, : self.context]  # (B, T, H)
-        weight = self.valid[index][:, 1:].unfold(1, self.horizon, 1)[:, : self.context]
+        real = self.valid[index][:, 1:].unfold(1, self.horizon, 1)[:, : self.context]  # (B,T,H)
+        if self.anchor == "last":
+            future = scaled[:, 1:].unfold(1, self.horizon, 1)[:, : self.context]  # (B, T, H)
+            weight = real
+        else:
+            path = torch.cumsum(raw, dim=1) / self.change_scale  # (B, T+H): the level made
+            ahead = path[:, 1:].unfold(1, self.horizon, 1)[:, : self.context]
+            future = ahead - path[:, : self.context, None]
+            # A change summed across a placeholder is not a real one.
+            weight = torch.cumprod(real, dim=-1)
         return Batch(
             target=scaled[:, : self.context],
             known=self.known[index],
@@ -172,7 +211,7 @@ class WindowMaker:
         """Windows without targets, for forecasting: the target is read over the context only."""
         index = torch.as_tensor(starts)[:, None] + torch.arange(self.context)  # (B, T)
         raw = self.target[index]
-        level = raw[:, :1]
+        level = self._level(raw)
         known_index = torch.as_tensor(starts)[:, None] + torch.arange(self.context + self.horizon)
         return Batch(
             target=(raw - level) / self.scale,
@@ -182,6 +221,10 @@ class WindowMaker:
             level=level[:, 0],
             weight=raw.new_zeros(len(starts), 0, self.horizon),
         )
+
+    def _level(self, raw: Tensor) -> Tensor:
+        """(B, 1): what each window is taken relative to (its first value, or zero)."""
+        return raw[:, :1] if self.anchor == "last" else torch.zeros_like(raw[:, :1])
 
     def usable_starts(self, starts: np.ndarray) -> np.ndarray:
         """The starts whose window holds at most `MAX_PLACEHOLDER_SHARE` placeholder rows.

@@ -1,7 +1,8 @@
 """Hampel-filter outlier handling for production-line series.
 
-For each point the filter takes the centred window of `window` points around it (truncated at
-the ends of the series) and computes, over the window's non-NaN values,
+For each point the filter takes the centred window of `window` points around it (points within
+half a window of the series' ends or of a stop are not judged, see `hampel_bands`) and
+computes, over the window's non-NaN values,
 
     m = median(window),   s = 1.4826 · median(|window - m|)
 
@@ -40,6 +41,9 @@ Action = Literal["clip", "flag"]
 
 MAD_SCALE = 1.4826
 MIN_VALID = 3
+# Missing readings in a row that end the filter's windows: a stop, where regularisation leaves
+# gaps longer than its `max_fill` (3 steps) unfilled.
+GAP_STEPS = 4
 FLAT_RTOL = 1e-9
 FLAT_ATOL = 1e-12
 # Rows of the (n, window) sliding view sorted at once: bounds memory at ~32 MB per array.
@@ -99,11 +103,48 @@ class OutlierResult:
         return json.dumps({"count": self.count, "share": self.share})
 
 
-def hampel_bands(values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """Centred rolling median and scaled MAD of a 1-D float array, ignoring NaN.
+def hampel_bands(
+    values: np.ndarray, window: int, gap: int = GAP_STEPS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Centred rolling median and scaled MAD of a 1-D float array, ignoring NaN; windows end
+    at runs of at least `gap` NaN.
 
-    Both are NaN where the window holds fewer than `MIN_VALID` non-NaN values.
+    Such a run is a stop (regularisation fills the shorter ones): a reading after a restart is
+    never judged against the level before the stop, which would clip the first readings of a
+    line that restarts at another rate. Both are NaN where the window is not whole: within half
+    a window of a stretch's ends one side is missing, and there a level change (a shift that
+    just ended, the most common thing in the latest readings of a line) and a spike look the
+    same; clipping the change would make every forecast start from the old level, so those
+    readings are left as they are.
     """
+    median = np.full(values.shape[0], np.nan)
+    scaled_mad = np.full(values.shape[0], np.nan)
+    half = window // 2
+    for start, end in _stretches(np.isnan(values), gap):
+        if end - start < window:
+            continue
+        run_median, run_mad = _run_bands(values[start:end], window)
+        median[start + half : end - half] = run_median[half : end - start - half]
+        scaled_mad[start + half : end - half] = run_mad[half : end - start - half]
+    return median, scaled_mad
+
+
+def _stretches(missing: np.ndarray, gap: int) -> list[tuple[int, int]]:
+    """[start, end) of the stretches between runs of at least `gap` missing values (a
+    stretch may hold shorter runs; it never starts or ends with a missing value)."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([True], missing, [True])).astype(int)))
+    runs = list(zip(edges[::2], edges[1::2], strict=True))  # [start, end) of present values
+    stretches: list[tuple[int, int]] = []
+    for start, end in runs:
+        if stretches and start - stretches[-1][1] < gap:
+            stretches[-1] = (stretches[-1][0], end)
+        else:
+            stretches.append((start, end))
+    return stretches
+
+
+def _run_bands(values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """`hampel_bands` of a stretch without NaN, windows truncated at its ends."""
     n = values.shape[0]
     half = window // 2
     median = np.full(n, np.nan)

@@ -44,7 +44,6 @@ from preprocessing.seasonality import (
     DetectedPeriod,
     decompose,
     detect_periods,
-    seasonal_profile,
     seasonal_strength,
 )
 from preprocessing.stationarity import StationarityReport, assess_stationarity
@@ -77,7 +76,9 @@ class PipelineConfig:
 
     `trend`: "auto" chooses from the stationarity tests; anything else forces that trend.
     `periods`: seasonal periods in steps; None detects them among the day and week of the
-    sampling interval. `outliers`: None leaves outliers in.
+    sampling interval. `outliers`: None leaves outliers in. `timezone`: the plant's IANA zone;
+    seasonal profiles follow its wall clock, so a shift that starts at 06:00 keeps its place in
+    the daily profile across the changes to and from summer time.
     """
 
     regularise: RegulariseConfig = field(default_factory=RegulariseConfig)
@@ -87,8 +88,13 @@ class PipelineConfig:
     alpha: float = 0.05
     min_length: int = 48
     test_points: int = 2000
+    timezone: str = "UTC"
 
     def __post_init__(self) -> None:
+        try:
+            pd.Timestamp("2026-01-01", tz=self.timezone)
+        except (KeyError, ValueError):
+            raise ValueError(f"unknown time zone {self.timezone!r}") from None
         if self.trend != "auto" and self.trend not in TREND_KINDS:
             choices = ", ".join(("auto", *TREND_KINDS))
             raise ValueError(f"trend must be one of {choices}; got {self.trend!r}")
@@ -114,12 +120,14 @@ class PipelineConfig:
             alpha=data["alpha"],
             min_length=data["min_length"],
             test_points=data["test_points"],
+            timezone=data.get("timezone", "UTC"),
         )
 
 
 @dataclass(frozen=True)
 class SeasonalProfile:
-    """One period's shape: `profile[j]` is added at every step k with k mod period == j."""
+    """One period's shape: `profile[j]` is added at every step whose wall-clock phase
+    (`Pipeline.phases_of`) is j mod period."""
 
     period: int
     profile: tuple[float, ...]
@@ -137,7 +145,7 @@ class FittedParams:
 
 
 class Pipeline:
-    """`fit(series) -> self`, then `clean`, `transform`, `inverse_transform`, `to_original`."""
+    """`fit(series) -> self`, then `clean`, `transform`, `inverse_transform`, `to_original_many`."""
 
     def __init__(self, config: PipelineConfig | None = None) -> None:
         self.config = config or PipelineConfig()
@@ -165,13 +173,14 @@ class Pipeline:
                 f"series has {finite} readings on its {freq} grid after cleaning; preprocessing "
                 f"needs at least {config.min_length}"
             )
-        before = self._assess(y.to_numpy())
+        before = self.assess(y.to_numpy())
         if before.verdict == "constant":
             raise PreprocessingError(f"series is constant: {before.reason}; nothing to forecast")
         if before.verdict == "insufficient data":
             raise PreprocessingError(f"too little data to test: {before.reason}")
 
         k = np.arange(len(y), dtype=float)
+        phase = k + _offset_steps(y.index, config.timezone, step)
         filled = y.interpolate(limit_area="inside").to_numpy()  # STL needs every point
         candidates = (
             periods_for(step)
@@ -181,20 +190,17 @@ class Pipeline:
         detected = self._periods(filled, candidates)
         parts = decompose(filled, [d.period for d in detected])
         seasonal = tuple(
-            SeasonalProfile(
-                p, tuple(float(v) for v in seasonal_profile(parts.seasonal[p], p, PROFILE_CYCLES))
-            )
-            for p in parts.periods
+            SeasonalProfile(p, _local_profile(parts.seasonal[p], phase, p)) for p in parts.periods
         )
         kept = [d for d in detected if d.period in parts.periods]
-        deseasonalised = y.to_numpy() - _seasonal_at(seasonal, k)
+        deseasonalised = y.to_numpy() - _seasonal_at(seasonal, phase)
         knot_every = max(parts.periods, default=max(candidates.values(), default=24))
         trend, trend_why, tried = self._choose_trend(deseasonalised, k, parts.trend, knot_every)
         residual = _detrend(deseasonalised, k, trend)
-        scaler = RobustScaler.fit(residual)
+        scaler = _scaler(residual, trend)
         self.params = FittedParams(freq, y.index[0].isoformat(), seasonal, trend, scaler)
         z = scaler.transform(residual)
-        after = self._assess(z)
+        after = self.assess(z)
         verdict, mode = dsf_verdict(after)
         steps = [
             {"step": "regularise", "detail": _regularise_detail(counts, freq, config)},
@@ -242,7 +248,8 @@ class Pipeline:
         summary = {"action": outliers.action, "count": found.count, "share": found.share}
         return pd.Series(values, index=y.index, name=y.name), detail, summary
 
-    def _assess(self, values: np.ndarray) -> StationarityReport:
+    def assess(self, values: np.ndarray) -> StationarityReport:
+        """ADF and KPSS on at most `test_points` evenly strided values (see the module)."""
         stride = max(1, math.ceil(len(values) / self.config.test_points))
         sample = np.asarray(values, dtype=float)[::-1][::stride][::-1]
         return assess_stationarity(
@@ -269,7 +276,7 @@ class Pipeline:
 
         if self.config.trend != "auto":
             return fitted(self.config.trend), "forced by configuration", []
-        test = self._assess(deseasonalised)
+        test = self.assess(deseasonalised)
         tried = [{"trend": "none", "verdict": test.verdict, "reason": test.reason}]
         found = f"deseasonalised series is {test.verdict}: {test.reason}"
         if test.verdict == "stationary":
@@ -281,7 +288,7 @@ class Pipeline:
         order += [kind for kind in _FALLBACK_TRENDS if kind != remedy]
         for kind in order:
             trend = fitted(kind)
-            result = self._assess(_detrend(deseasonalised, k, trend))
+            result = self.assess(_detrend(deseasonalised, k, trend))
             tried.append({"trend": kind, "verdict": result.verdict, "reason": result.reason})
             if result.verdict == "stationary":
                 how = "its remedy" if kind == remedy else f"the first of {', '.join(order)}"
@@ -311,6 +318,19 @@ class Pipeline:
             raise ValueError(f"time stamps are not on the fitted {params.freq} grid")
         return (offset // step).astype(float)
 
+    def phases_of(self, index: pd.DatetimeIndex) -> np.ndarray:
+        """Wall-clock phases of grid stamps: k plus the zone's UTC offset in steps (k in UTC)."""
+        params = self._fitted()
+        return self.steps_of(index) + _offset_steps(index, self.config.timezone, _step(params.freq))
+
+    def _phases_of_steps(self, k: np.ndarray) -> np.ndarray:
+        params = self._fitted()
+        step = _step(params.freq)
+        stamps = pd.Timestamp(params.epoch) + pd.to_timedelta(np.asarray(k, dtype=np.int64) * step)
+        return np.asarray(k, dtype=float) + _offset_steps(
+            pd.DatetimeIndex(stamps), self.config.timezone, step
+        )
+
     def transform(self, y: pd.Series) -> pd.Series:
         """Cleaned readings (from `clean`) -> stationary, scaled values (NaN stays NaN).
 
@@ -318,7 +338,8 @@ class Pipeline:
         """
         params = self._fitted()
         k = self.steps_of(y.index)
-        residual = _detrend(y.to_numpy(float) - _seasonal_at(params.seasonal, k), k, params.trend)
+        seasonal = _seasonal_at(params.seasonal, self.phases_of(y.index))
+        residual = _detrend(y.to_numpy(float) - seasonal, k, params.trend)
         return pd.Series(params.scaler.transform(residual), index=y.index, name=y.name)
 
     def forecast_stamps(self, last: pd.Timestamp, horizon: int) -> pd.DatetimeIndex:
@@ -334,55 +355,82 @@ class Pipeline:
         """
         params = self._fitted()
         k = self.steps_of(z.index)
+        seasonal = _seasonal_at(params.seasonal, self.phases_of(z.index))
         residual = params.scaler.inverse_transform(z.to_numpy(float))
         if params.trend.kind == "difference":
             if anchors is None:
                 raise ValueError("a differenced series needs anchors (original values) to invert")
-            level = anchors.reindex(z.index).to_numpy(float) - _seasonal_at(params.seasonal, k)
+            level = anchors.reindex(z.index).to_numpy(float) - seasonal
             deseasonalised = _integrate(residual, level)
         else:
             deseasonalised = residual + params.trend.at(k)
-        values = deseasonalised + _seasonal_at(params.seasonal, k)
+        values = deseasonalised + seasonal
         return pd.Series(values, index=z.index, name=z.name)
 
-    def to_original(
-        self, z_forecast: np.ndarray, history: pd.Series, median_column: int
-    ) -> pd.DataFrame:
-        """Forecast (H, Q) in transformed units for the steps after `history` -> original units.
+    def to_original_many(
+        self, z: np.ndarray, last_values: np.ndarray, last_steps: np.ndarray
+    ) -> np.ndarray:
+        """Forecasts (n, H, Q) in transformed units -> original units, one origin per row.
 
-        `history` is the cleaned series the forecast follows (its last value must be finite).
-        Columns: one per quantile column of z_forecast, in order; index: the forecast stamps.
-        Trend: extrapolated from its fitted formula. Seasons: continued by phase. Differences:
-        integrated from the last level; the spread of each quantile from the median at step h
-        adds up over steps as sqrt(sum of squares), the right rule for the near-independent
-        increments that make a series difference-stationary (summing quantiles would make a
-        random walk's interval grow like h instead of sqrt(h)).
+        `last_values` (n,) are the cleaned readings at each origin (the last one read, finite)
+        and `last_steps` (n,) their step numbers k; step h of row i is k = last_steps[i] + h.
+        Trend: extrapolated from its fitted formula. Seasons: continued by phase. A differenced
+        series is forecast as the running sum of its increments (that is what the networks and
+        linear models of `model.members` forecast for it, in transformed units), so
+        level(k + h) = level(k) + h·center + scale·z_h (the center of increments is 0).
         """
         params = self._fitted()
-        z = np.asarray(z_forecast, dtype=float)
-        if z.ndim != 2:
-            raise ValueError(f"z_forecast must have shape (H, Q), got {z.shape}")
-        stamps = self.forecast_stamps(history.index[-1], len(z))
-        k = self.steps_of(stamps)
-        residual = params.scaler.inverse_transform(z)
+        z = np.asarray(z, dtype=float)
+        if z.ndim != 3 or len(z) != len(last_values) or len(z) != len(last_steps):
+            raise ValueError(f"z must have shape (n, H, Q) with n origins, got {z.shape}")
+        horizon = z.shape[1]
+        last_steps = np.asarray(last_steps, dtype=np.int64)
+        k = last_steps[:, None] + np.arange(1, horizon + 1)  # (n, H)
+        seasonal = _seasonal_at(params.seasonal, self._phases_of_steps(k.ravel())).reshape(k.shape)
+        scaler = params.scaler
         if params.trend.kind == "difference":
-            last = history.to_numpy(float)[-1]
-            if not np.isfinite(last):
-                raise ValueError("the history ends in a gap: no level to integrate from")
-            last_k = self.steps_of(history.index[-1:])
-            level = last - _seasonal_at(params.seasonal, last_k)[0]
-            median = residual[:, median_column : median_column + 1]
-            spread = np.sqrt(np.cumsum((residual - median) ** 2, axis=0))
-            deseasonalised = level + np.cumsum(median, axis=0) + np.sign(residual - median) * spread
+            last = np.asarray(last_values, dtype=float)
+            if not np.isfinite(last).all():
+                raise ValueError("an origin lies in a gap: no level to integrate from")
+            level = last - _seasonal_at(params.seasonal, self._phases_of_steps(last_steps))
+            drift = np.arange(1, horizon + 1) * scaler.center  # (H,)
+            deseasonalised = level[:, None, None] + (drift[:, None] + scaler.scale * z)
         else:
-            deseasonalised = residual + params.trend.at(k)[:, None]
-        values = deseasonalised + _seasonal_at(params.seasonal, k)[:, None]
-        return pd.DataFrame(values, index=stamps)
+            trend = params.trend.at(k.ravel()).reshape(k.shape)
+            deseasonalised = scaler.inverse_transform(z) + trend[..., None]
+        return deseasonalised + seasonal[..., None]
+
+    def variant(self, y: pd.Series, *, seasonal: bool, trend: TrendKind) -> Pipeline:
+        """The same grid and cleaning with other seasonal and trend parts, fitted on `y`
+        (cleaned readings, from `clean`): the inputs `model.selection` compares.
+
+        `seasonal` keeps the fitted profiles (False: none). A "decomposition" trend needs the
+        STL trend of `fit`, so it is only available when `fit` chose it.
+        """
+        params = self._fitted()
+        k = self.steps_of(y.index)
+        profiles = params.seasonal if seasonal else ()
+        deseasonalised = y.to_numpy(float) - _seasonal_at(profiles, self.phases_of(y.index))
+        if trend == "decomposition":
+            if params.trend.kind != "decomposition":
+                raise ValueError("a decomposition trend exists only where fit chose it")
+            fitted = params.trend
+        else:
+            knot_every = max([s.period for s in params.seasonal], default=24)
+            fitted = fit_trend(trend, k, deseasonalised, knot_every=knot_every)
+        residual = _detrend(deseasonalised, k, fitted)
+        out = Pipeline(self.config)
+        out.params = replace(
+            params, seasonal=profiles, trend=fitted, scaler=_scaler(residual, fitted)
+        )
+        out.report = self.report
+        return out
 
     # -- storage -------------------------------------------------------------------------------
 
-    def to_json(self) -> str:
-        """Config, fitted parameters and report as one JSON document (no pickle)."""
+    def to_json(self, with_report: bool = True) -> str:
+        """Config, fitted parameters and (unless told not to) the report as one JSON document
+        (no pickle). A line model stores its members' variants without their shared report."""
         params = self._fitted()
         return json.dumps(
             {
@@ -394,7 +442,7 @@ class Pipeline:
                     "trend": asdict(params.trend),
                     "scaler": json.loads(params.scaler.to_json()),
                 },
-                "report": self.report.to_dict() if self.report else None,
+                "report": self.report.to_dict() if self.report and with_report else None,
             }
         )
 
@@ -427,12 +475,43 @@ def _step(freq: str) -> pd.Timedelta:
     return pd.Timedelta(to_offset(freq))
 
 
+def _offset_steps(stamps: pd.DatetimeIndex, timezone: str, step: pd.Timedelta) -> np.ndarray:
+    """(N,) the zone's UTC offset at each stamp in whole steps (0 for UTC): added to the step
+    number, it gives the wall-clock phase, so seasons keep their local hours across DST."""
+    if timezone == "UTC" or len(stamps) == 0:
+        return np.zeros(len(stamps))
+    local = stamps.tz_convert(timezone).tz_localize(None)
+    offsets = (local - stamps.tz_convert("UTC").tz_localize(None)).to_numpy()
+    return np.round(offsets / step.to_timedelta64()).astype(float)
+
+
+def _local_profile(component: np.ndarray, phase: np.ndarray, period: int) -> tuple[float, ...]:
+    """The mean of the last `PROFILE_CYCLES` cycles of a seasonal component, by wall-clock
+    phase: MSTL works by position, so across a DST change its cycles are an hour off; grouping
+    by local phase puts each hour back in its place."""
+    if PROFILE_CYCLES * period < len(component):
+        component, phase = component[-PROFILE_CYCLES * period :], phase[-PROFILE_CYCLES * period :]
+    slots = np.mod(phase.astype(np.int64), period)
+    finite = np.isfinite(component)
+    sums = np.bincount(slots[finite], weights=component[finite], minlength=period)
+    counts = np.bincount(slots[finite], minlength=period)
+    profile = np.divide(sums, counts, out=np.zeros(period), where=counts > 0)
+    return tuple(float(v) for v in profile)
+
+
 def _seasonal_at(seasonal: tuple[SeasonalProfile, ...], k: np.ndarray) -> np.ndarray:
     total = np.zeros(len(k))
     steps = np.asarray(k, dtype=np.int64)
     for part in seasonal:
         total += np.asarray(part.profile)[steps % part.period]
     return total
+
+
+def _scaler(residual: np.ndarray, trend: Trend) -> RobustScaler:
+    """The robust scaler of the residual; increments are scaled but not centred, so that zero
+    means "no change" (the naive forecast of a differenced series) and a drift stays visible."""
+    scaler = RobustScaler.fit(residual)
+    return replace(scaler, center=0.0) if trend.kind == "difference" else scaler
 
 
 def _detrend(values: np.ndarray, k: np.ndarray, trend: Trend) -> np.ndarray:

@@ -7,7 +7,11 @@ from datetime import UTC, datetime
 from itertools import count
 from typing import Any
 
+import pandas as pd
+
 from app.db.models import ModelVersion, Observation, Series, TrainingRun
+from model.config import LineModelConfig
+from model.line_model import FittedLineModel, LineModel
 
 _numbers = count(1)
 
@@ -39,3 +43,20 @@ def new_model_version(series_id: int, **fields: Any) -> ModelVersion:
 
 def new_training_run(series_id: int, **fields: Any) -> TrainingRun:
     return TrainingRun(**{"series_id": series_id, "trigger": "api", **fields})
+
+
+def tiny_line_model(frame: pd.DataFrame, **fields: Any) -> FittedLineModel:
+    """A line model of `frame`'s "value" column fitted in about a second (8 units, one
+    epoch of five steps): for tests about what is stored and served, not forecast quality."""
+    config = LineModelConfig(
+        **{
+            "horizon": 6,
+            "context": 24,
+            "hidden": 8,
+            "epochs": 1,
+            "steps_per_epoch": 5,
+            "seed": 0,
+            **fields,
+        }
+    )
+    return LineModel(config, device="cpu").fit(frame)

@@ -19,15 +19,15 @@ _FORBID = ConfigDict(extra="forbid")
 
 
 class TrainRequest(TrainingOptions):
-    """What to train; every field is optional. Horizon and context default to the service's
-    settings, resolved when the request is taken (`TrainingOptions` reads the environment's)."""
+    """What to train; every field is optional. The horizon defaults to the service's setting,
+    resolved when the request is taken; the context, left out, is chosen from the series'
+    sampling step (four horizons, at least a day or a week of steps, 48 to 336 steps)."""
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"horizon": 24, "context": 168, "mode": "auto"}]},
+        json_schema_extra={"examples": [{"horizon": 24}, {"horizon": 96, "context": 336}]},
     )
 
     horizon: int | None = Field(default=None, ge=1, le=10_000)
-    context: int | None = Field(default=None, ge=2, le=100_000)
 
 
 class RetrainRequest(BaseModel):
@@ -88,6 +88,12 @@ class ModelVersionPublic(BaseModel):
     config: dict[str, Any]
     metrics: dict[str, Any]
     backtest_error: float | None
+    selection: dict[str, Any] | None = Field(
+        default=None,
+        description="what cross-validation compared and chose: the candidate table with "
+        "validation errors, the chosen model and its fallback, why, the input's stationarity "
+        "and the training mode",
+    )
     artifact_sha256: str
     created_at: datetime
     promoted_at: datetime | None
@@ -133,6 +139,10 @@ class ForecastPublic(BaseModel):
     request_id: str
     origin: datetime
     filled_context: int
+    model: str = Field(
+        description="the model of the version that forecast: the one cross-validation chose "
+        "(e.g. gru:level), or the baseline serving after a first model failed its gate"
+    )
     unit: str | None
     forecast: list[ForecastStep]
 

@@ -7,10 +7,7 @@ import argparse
 import pandas as pd
 
 from app.errors import UsageError
-from model.modes import TrainingMode
-from model.network import NetworkConfig
-from model.trainer import TrainConfig
-from preprocessing.calendar import CalendarConfig
+from model.config import CANDIDATE_KINDS, LineModelConfig, default_of
 from preprocessing.loading import TIME_COLUMNS, InputError, LoadedSeries, read_csv_column
 from preprocessing.pipeline import PipelineConfig
 from preprocessing.regularise import RegulariseConfig
@@ -18,12 +15,27 @@ from preprocessing.trend import TREND_KINDS
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--context", type=int, default=168, help="steps read per forecast")
-    parser.add_argument("--hidden", type=int, default=64, help="GRU units per layer")
-    parser.add_argument("--layers", type=int, default=2, help="stacked GRU layers")
-    parser.add_argument("--epochs", type=int, default=30, help="maximum epochs")
-    parser.add_argument("--steps-per-epoch", type=int, default=100, help="batches per epoch")
-    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    """The line model's options; each default is `LineModelConfig`'s."""
+    parser.add_argument(
+        "--context",
+        type=int,
+        help="steps read per forecast (default: chosen from the sampling step)",
+    )
+    parser.add_argument(
+        "--candidates",
+        default=",".join(default_of("candidates")),
+        help=f"model kinds cross-validation may choose from (default {','.join(CANDIDATE_KINDS)})",
+    )
+    for flag, name, help_text in (
+        ("--hidden", "hidden", "GRU units per layer"),
+        ("--layers", "layers", "stacked GRU layers"),
+        ("--epochs", "epochs", "maximum epochs"),
+        ("--steps-per-epoch", "steps_per_epoch", "batches per epoch"),
+        ("--seed", "seed", "random seed"),
+    ):
+        parser.add_argument(
+            flag, type=int, default=default_of(name), help=f"{help_text} (default %(default)s)"
+        )
 
 
 def add_preprocessing_options(parser: argparse.ArgumentParser) -> None:
@@ -38,63 +50,65 @@ def add_preprocessing_options(parser: argparse.ArgumentParser) -> None:
         "--periods", help="comma-separated seasonal periods in steps (default: detected)"
     )
     parser.add_argument(
-        "--max-fill", type=int, default=3, help="longest gap (steps) filled by interpolation"
+        "--max-fill",
+        type=int,
+        default=default_of("max_fill"),
+        help="longest gap (steps) filled by interpolation (default %(default)s)",
     )
 
 
 def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
     """The preprocessing options as a config, their checks turned into usage errors."""
     try:
-        periods = (
-            tuple(int(p) for p in args.periods.split(",") if p.strip()) if args.periods else None
-        )
         return PipelineConfig(
             regularise=RegulariseConfig(freq=args.freq, max_fill=args.max_fill),
             trend=args.trend,
-            periods=periods,
+            periods=_periods(args),
         )
     except ValueError as error:
         raise UsageError(str(error)) from error
 
 
-def calendar_config(args: argparse.Namespace) -> CalendarConfig | None:
-    if args.no_calendar:
-        return None
+def line_config(
+    args: argparse.Namespace,
+    *,
+    target: str,
+    known: tuple[str, ...] = (),
+    observed: tuple[str, ...] = (),
+    calendar: bool | None = None,
+) -> LineModelConfig:
+    """The model and preprocessing options as one config; bad values become usage errors."""
     try:
         shifts = tuple(float(h) for h in args.shifts.split(",") if h.strip()) if args.shifts else ()
-        return CalendarConfig(timezone=args.timezone, shift_starts=shifts)
-    except ValueError as error:
-        raise UsageError(str(error)) from error
-
-
-def network_and_training(
-    args: argparse.Namespace, known: int, observed: int
-) -> tuple[NetworkConfig, TrainConfig]:
-    """Build the configurations, turning their checks into one-line usage errors.
-
-    With `--mode auto` the training config carries "dsf" until preprocessing decides.
-    """
-    try:
-        mode = "dsf" if args.mode == "auto" else args.mode
-        TrainingMode.parse(mode)
-        network = NetworkConfig(
+        return LineModelConfig(
             horizon=args.horizon,
-            hidden=args.hidden,
-            layers=args.layers,
+            context=args.context,
+            target=target,
             known=known,
             observed=observed,
-            tau_max=float(max(args.context, 1)),
-        )
-        training = TrainConfig(
-            mode=mode,
-            context=args.context,
-            max_epochs=args.epochs,
+            mode=args.mode,
+            candidates=columns(args.candidates),
+            hidden=args.hidden,
+            layers=args.layers,
+            epochs=args.epochs,
             steps_per_epoch=args.steps_per_epoch,
             seed=args.seed,
+            freq=args.freq,
+            trend=args.trend,
+            periods=_periods(args),
+            max_fill=args.max_fill,
+            calendar=calendar,
+            timezone=args.timezone,
+            shifts=shifts,
         )
     except ValueError as error:
         raise UsageError(str(error)) from error
-    return network, training
+
+
+def _periods(args: argparse.Namespace) -> tuple[int, ...] | None:
+    if not args.periods:
+        return None
+    return tuple(int(p) for p in args.periods.split(",") if p.strip())
 
 
 def load_csv(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from app.cli.common import load_csv
 from app.errors import UsageError
-from model.line_model import LineForecast, LineModel
+from model.line_model import FittedLineModel, LineForecast
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,15 +32,18 @@ def run(args: argparse.Namespace) -> None:
     if not path.is_file():
         raise UsageError(f"model file not found: {path}")
     try:
-        model = LineModel.load(path, device=args.device)
+        model = FittedLineModel.load(path, device=args.device)
     except ValueError as error:
         raise UsageError(str(error)) from error
-    spec = model.spec
+    config = model.config
     loaded = load_csv(
-        args.csv, spec.target, spec.known + spec.observed, allow_future_rows=bool(spec.known)
+        args.csv,
+        config.target,
+        config.known + config.observed,
+        allow_future_rows=bool(config.known),
     )
     try:
-        forecast = model.forecast(loaded.history(), loaded.future() if spec.known else None)
+        forecast = model.forecast(loaded.history(), loaded.future() if config.known else None)
     except ValueError as error:
         raise UsageError(str(error)) from error
     if args.json:
@@ -49,15 +52,22 @@ def run(args: argparse.Namespace) -> None:
         print(forecast_table(forecast))
 
 
-def forecast_json(forecast: LineForecast, model: LineModel) -> dict:
+def forecast_json(forecast: LineForecast, model: FittedLineModel) -> dict:
     rows = [
-        {"step": step, "timestamp": stamp.isoformat(), **{k: float(v) for k, v in row.items()}}
-        for step, (stamp, row) in enumerate(forecast.values.iterrows(), start=1)
+        {
+            "step": step,
+            "timestamp": stamp.isoformat(),
+            **{_label(q): float(v) for q, v in zip(forecast.quantiles, row, strict=True)},
+        }
+        for step, (stamp, row) in enumerate(
+            zip(forecast.stamps, forecast.values, strict=True), start=1
+        )
     ]
     return {
-        "column": model.spec.target,
+        "column": model.config.target,
         "horizon": model.horizon,
-        "quantiles": list(model.network_config.quantiles),
+        "quantiles": list(forecast.quantiles),
+        "model": forecast.model,
         "mode": model.mode.used if model.mode else None,
         "origin": forecast.origin.isoformat(),
         "filled_context": forecast.filled_context,
@@ -67,9 +77,15 @@ def forecast_json(forecast: LineForecast, model: LineModel) -> dict:
 
 def forecast_table(forecast: LineForecast) -> str:
     """A plain table: step, time stamp, then one column per quantile."""
-    header = ["step", "timestamp", *forecast.values.columns]
+    header = ["step", "timestamp", *(_label(q) for q in forecast.quantiles)]
     lines = ["  ".join(f"{h:>25}" if h == "timestamp" else f"{h:>10}" for h in header)]
-    for step, (stamp, row) in enumerate(forecast.values.iterrows(), start=1):
+    for step, (stamp, row) in enumerate(
+        zip(forecast.stamps, forecast.values, strict=True), start=1
+    ):
         cells = [f"{step:>10}", f"{stamp.isoformat():>25}", *(f"{v:>10.3f}" for v in row)]
         lines.append("  ".join(cells))
     return "\n".join(lines)
+
+
+def _label(quantile: float) -> str:
+    return f"q{quantile:g}"

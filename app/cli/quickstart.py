@@ -1,9 +1,10 @@
 """`linecast quickstart`: the service on this machine, ready to call, in one command.
 
 What `make run` runs: migrate the database of the settings (the embedded SQLite file by
-default), load a simulated production line, train it with DSF, then start the API and print the
-URL of its docs and a working curl example with a fresh admin key. Run again, it reuses the
-series (readings are upserted) and trains a new version, which the validation gate judges.
+default), load a simulated production line, train it with the service's defaults
+(cross-validation chooses its model), then start the API and print the URL of its docs and a
+working curl example with a fresh admin key. Run again, it reuses the series (readings are
+upserted) and trains a new version, which the validation gate judges.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from app.services.observations import Reading, ingest_observations
 from app.services.training import TrainingOptions, execute_run, request_training
 from app.settings import get_settings
 from app.simulator import LineConfig, simulate_line
+from model.config import default_of
 
 SERIES_NAME = "demo-plant/line-1/throughput"
 
@@ -31,11 +33,13 @@ SERIES_NAME = "demo-plant/line-1/throughput"
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "quickstart",
-        help="migrate, load a simulated line, train it with DSF, serve",
+        help="migrate, load a simulated line, train it, serve",
         description=__doc__.splitlines()[0],
     )
     parser.add_argument("--days", type=int, default=90, help="days of simulated hourly data")
-    parser.add_argument("--epochs", type=int, default=6, help="training epochs")
+    parser.add_argument(
+        "--epochs", type=int, default=default_of("epochs"), help="maximum training epochs"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
     parser.add_argument("--no-serve", action="store_true", help="stop after training")
@@ -53,7 +57,7 @@ def run(args: argparse.Namespace) -> None:
             _, key = create_api_key(
                 session=session, name=f"quickstart-{secrets.token_hex(4)}", role="admin"
             )
-            options = TrainingOptions(mode="dsf", horizon=24, context=168, epochs=args.epochs)
+            options = TrainingOptions(horizon=24, epochs=args.epochs)
             run_row, _ = request_training(
                 session=session,
                 series_id=series_id,
@@ -61,7 +65,7 @@ def run(args: argparse.Namespace) -> None:
                 options=options,
                 requested_by="quickstart",
             )
-        print(f"training {SERIES_NAME} (series {series_id}) with DSF ...", flush=True)
+        print(f"training {SERIES_NAME} (series {series_id}) ...", flush=True)
         execute_run(
             run_row.id, session_factory=sessions, settings=get_settings(), worker_id="quickstart"
         )

@@ -1,4 +1,9 @@
-"""`linecast train`: preprocess one column of a CSV file, train a forecaster on it, save it."""
+"""`linecast train`: preprocess one column of a CSV file, choose and train its model, save it.
+
+The same `LineModel` the service trains: cross-validation chooses among the GRU on each
+applicable preprocessing, the linear and smoothing models and the naive baselines, and the
+chosen one is saved with its intervals calibrated on the validation origins.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +14,12 @@ from pathlib import Path
 from app.cli.common import (
     add_model_options,
     add_preprocessing_options,
-    calendar_config,
     columns,
+    line_config,
     load_csv,
-    network_and_training,
-    pipeline_config,
 )
 from app.errors import UsageError
-from model.line_model import LineModel, LineSpec
+from model.line_model import FittedLineModel, LineModel
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,8 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--mode",
         default="auto",
-        help="auto (dsf if preprocessing makes the series stationary, else bptt), bptt, "
-        "tbptt:K, ft-bptt, dsf or dsf-adaptive (default auto)",
+        help="auto (dsf where the model's input is stationary, else dsf checked against "
+        "bptt), bptt, tbptt:K, ft-bptt, dsf or dsf-adaptive (default auto)",
     )
     parser.add_argument("--out", required=True, metavar="FILE", help="model file to write")
     parser.add_argument("--known", default="", help="comma-separated known-in-advance columns")
@@ -39,9 +42,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--timezone", default="UTC", help="plant's IANA time zone for calendar features"
     )
     parser.add_argument("--shifts", help="comma-separated local shift start hours, e.g. 6,14,22")
-    parser.add_argument("--no-calendar", action="store_true", help="no calendar features")
+    calendar = parser.add_mutually_exclusive_group()
+    calendar.add_argument(
+        "--calendar",
+        dest="calendar",
+        action="store_const",
+        const=True,
+        help="local-time calendar features (default: with a time zone other than UTC or shifts)",
+    )
+    calendar.add_argument(
+        "--no-calendar", dest="calendar", action="store_const", const=False, help="none"
+    )
     parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda...")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
     add_model_options(parser)
     add_preprocessing_options(parser)
     parser.set_defaults(handler=run)
@@ -49,33 +62,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> None:
     known, observed = columns(args.known), columns(args.observed)
-    network, training = network_and_training(args, known=0, observed=0)
-    spec = LineSpec(
-        target=args.column,
-        known=known,
-        observed=observed,
-        mode=args.mode,
-        calendar=calendar_config(args),
-        pipeline=pipeline_config(args),
+    config = line_config(
+        args, target=args.column, known=known, observed=observed, calendar=args.calendar
     )
     loaded = load_csv(args.csv, args.column, known + observed)
+
+    def progress(done: int, planned: int, message: str) -> None:
+        print(f"[{done}/{planned}] {message}", file=sys.stderr, flush=True)
+
     try:
-        model = LineModel(spec, network, training, device=args.device)
-        model.fit(loaded.history(), progress=not args.quiet and sys.stderr.isatty())
+        model = LineModel(config, device=args.device).fit(
+            loaded.history(), on_progress=None if args.quiet else progress
+        )
     except ValueError as error:
         raise UsageError(str(error)) from error
     model.save(Path(args.out))
-    report, mode = model.forecaster.report, model.mode
-    kept = (
-        f"epoch {report.best_epoch + 1}"
-        if report.best_epoch >= 0
-        else "the untrained network: no epoch beat repeating the last value"
-    )
-    print(
-        f"preprocessing: {model.pipeline.report.dsf_verdict}; trend {model.pipeline.report.trend}"
-    )
-    print(
-        f"trained {args.column!r} with {mode.used} (asked {mode.requested}) on "
-        f"{model.forecaster.device}: {report.steps} steps in {report.seconds:.1f}s, validation "
-        f"loss {report.best_validation_loss:.4f} (kept {kept}); saved {args.out}"
-    )
+    print(summary(model, args.column))
+    print(f"saved {args.out}")
+
+
+def summary(model: FittedLineModel, column: str) -> str:
+    """The preprocessing verdict, the candidate table and the choice, as printed lines."""
+    selection = model.selection
+    lines = [
+        f"preprocessing: {model.pipeline.report.dsf_verdict}; trend {model.pipeline.report.trend}",
+        f"{column!r}: context {model.context}, {selection.training_rows} training and "
+        f"{selection.validation_rows} validation rows, {selection.validation_origins} origins",
+        f"{'candidate':<58} {'mode':>6} {'MSE':>12} {'MAE':>10} {'train s':>8}  status",
+    ]
+    for row in selection.candidates:
+        lines.append(
+            f"{row.name:<58} {row.mode or '-':>6} {row.mse:>12.5g} {row.mae:>10.4g} "
+            f"{row.train_seconds:>8.1f}  {row.status}"
+        )
+    lines.append(f"chosen {selection.chosen}: {selection.reason}")
+    if model.mode is not None:
+        lines.append(f"mode {model.mode.used}: {model.mode.reason}")
+    coverage = model.calibrations[model.serving].coverage
+    if coverage is not None:
+        lines.append(f"interval coverage on the validation origins: {coverage:.1%}")
+    return "\n".join(lines)

@@ -197,6 +197,8 @@ class ModelVersion(Base):
     config: Mapped[dict[str, Any]]
     preprocessing: Mapped[dict[str, Any]]
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The candidate table cross-validation chose from (`model.selection.SelectionReport`).
+    selection: Mapped[dict[str, Any] | None]
     backtest_error: Mapped[float | None] = mapped_column(Float)
     artifact: Mapped[bytes] = mapped_column(LargeBinary)
     artifact_sha256: Mapped[str] = mapped_column(String(64))

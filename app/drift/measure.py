@@ -27,7 +27,7 @@ from app.drift.statistics import (
     performance_metrics,
 )
 from app.drift.thresholds import Calibration, Threshold, calibrate, choose
-from model.line_model import LineModel
+from model.line_model import FittedLineModel
 from preprocessing.pipeline import PreprocessingError
 from preprocessing.stationarity import assess_stationarity, kpss
 
@@ -114,7 +114,7 @@ def _compare_chunk(chunk: np.ndarray, rest: np.ndarray) -> dict[str, float]:
 
 
 def measure_stationarity(
-    model: LineModel,
+    model: FittedLineModel,
     window: pd.DataFrame,
     reference: pd.DataFrame,
     judging: Judging,
@@ -127,8 +127,6 @@ def measure_stationarity(
     trend removed, scaled): what the network reads, and what was stationary at training.
     """
     pipeline = model.pipeline
-    if pipeline is None:
-        raise ValueError("the model is not fitted")
     try:
         recent = residuals(model, window)
         report = assess_stationarity(
@@ -156,11 +154,10 @@ def measure_stationarity(
     return [_judged("stationarity", "stationarity", value, judging, calibration, details)]
 
 
-def residuals(model: LineModel, frame: pd.DataFrame) -> np.ndarray:
-    """The finite values of `frame["value"]` cleaned and transformed by the model's pipeline."""
+def residuals(model: FittedLineModel, frame: pd.DataFrame) -> np.ndarray:
+    """The finite values of `frame["value"]` cleaned and transformed by the line's pipeline
+    (its stationarity verdict is the one the version records, whichever candidate serves)."""
     pipeline = model.pipeline
-    if pipeline is None:
-        raise ValueError("the model is not fitted")
     z = pipeline.transform(pipeline.clean(frame["value"])).to_numpy(dtype=float)
     return z[np.isfinite(z)]
 
@@ -173,34 +170,20 @@ def _kpss_chunk(chunk: np.ndarray, _rest: np.ndarray) -> dict[str, float]:
 
 
 def forecast_pairs(
-    model: LineModel, frame: pd.DataFrame, origins: Sequence[int], history_rows: int
+    model: FittedLineModel, frame: pd.DataFrame, origins: Sequence[int]
 ) -> pd.DataFrame:
-    """The model's forecasts from the given origins (positions in `frame`), each reading the
-    `history_rows` readings up to its origin, scored: one row per forecast step with an actual
-    in `frame`. Columns: position (of the actual in `frame`), step, median, lower, upper,
-    actual. An origin whose history lies in a stop is skipped, as the service refuses it.
+    """The model's forecasts from the given origins (positions in `frame`), all in one batched
+    pass, scored: one row per forecast step with an actual in `frame`. Columns: position (of
+    the actual in `frame`), step, median, lower, upper, actual. An origin whose context lies in
+    a stop is skipped, as the service refuses it.
     """
-    values = frame["value"]
-    parts = []
-    for origin in origins:
-        history = frame.iloc[max(0, origin + 1 - history_rows) : origin + 1]
-        try:
-            forecast = model.forecast(history).values
-        except PreprocessingError:
-            continue
-        part = pd.DataFrame(
-            {
-                "position": frame.index.get_indexer(forecast.index),
-                "step": np.arange(1, len(forecast) + 1),
-                "median": forecast["q0.5"].to_numpy(),
-                "lower": forecast.iloc[:, 0].to_numpy(),
-                "upper": forecast.iloc[:, -1].to_numpy(),
-                "actual": values.reindex(forecast.index).to_numpy(),
-            }
-        )
-        parts.append(part.loc[part["position"] >= 0])
     columns = ["position", "step", "median", "lower", "upper", "actual"]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    if len(origins) == 0:
+        return pd.DataFrame(columns=columns)
+    many = model.forecast_many(frame, frame.index[list(origins)])
+    pairs = many.scored(frame["value"])
+    pairs["position"] = frame.index.get_indexer(pd.DatetimeIndex(pairs["ts"]))
+    return pairs.loc[pairs["position"] >= 0, columns].reset_index(drop=True)
 
 
 def measure_performance(

@@ -27,17 +27,19 @@ from app.drift.measure import (
     measure_performance,
     measure_stationarity,
 )
+from app.services.backtest import gate_span
 from app.services.forecasting import ModelCache
 from app.services.registry import active_version, load_model
 from app.services.series_data import context_rows, load_frame
-from app.services.training import BACKTEST_WINDOWS
 from app.settings import Settings
-from model.line_model import LineModel
+from model.line_model import FittedLineModel
 
 # Forecasts re-run for a baseline at most: a 5-minute series forecast at every reading would
-# otherwise re-run weeks of them on every drift run. 96 forecasts of the service's default
-# model (context 168, 64 units) take about a second on one core.
-MAX_FORECAST_ORIGINS = 96
+# otherwise re-run weeks of them on every drift run. They run as one batched pass
+# (`FittedLineModel.forecast_many`), so 512 cost about what 96 did one by one, and give the
+# prediction baseline the three windows of served forecasts its thresholds are calibrated on
+# (96 origins left 450 reference medians against 160 served a week: too few to calibrate).
+MAX_FORECAST_ORIGINS = 512
 
 
 class NothingToJudge(LookupError):
@@ -50,7 +52,7 @@ class RunInputs:
 
     session: Session
     version: ModelVersion
-    model: LineModel
+    model: FittedLineModel
     reference: pd.DataFrame
     window: pd.DataFrame
     reference_end: pd.Timestamp
@@ -162,7 +164,7 @@ def _prediction(inputs: RunInputs) -> list[Measured]:
     origins = _origins_at(inputs.reference.index, history - 1, served["origin"])
     if len(served) < inputs.judging.min_points:
         origins = []  # judged unknown anyway: no baseline forecasts to pay for
-    forecasts = forecast_pairs(inputs.model, inputs.reference, origins, history)
+    forecasts = forecast_pairs(inputs.model, inputs.reference, origins)
     baseline = forecasts.sort_values(["position", "step"]).drop_duplicates("position")
     details = {
         **inputs.details,
@@ -244,7 +246,7 @@ def _validation_pairs(inputs: RunInputs, origins: pd.Series) -> tuple[pd.DataFra
     the clock times of day of the window's forecasts (`origins`), until the stretch spans a
     monitoring window.
 
-    Not just the stored backtest: it spans `BACKTEST_WINDOWS * horizon` readings (two days
+    Not just the stored backtest: it spans `gate_span(horizon)` readings (about three days
     for an hourly model of horizon 6), too few to stand for a week of shifts and weekends,
     and a forecast's error depends on where in the day it starts (across a shift change or
     not). Judged against the stored backtest, quiet simulated weeks had an MAE ratio of 2 to
@@ -254,13 +256,13 @@ def _validation_pairs(inputs: RunInputs, origins: pd.Series) -> tuple[pd.DataFra
     if not version.metrics.get("training_end"):
         return pd.DataFrame(), "none: the version records no training_end to validate after"
     horizon, rows = model.horizon, context_rows(model.context)
-    span = max(BACKTEST_WINDOWS * horizon, inputs.window_steps)
+    span = max(gate_span(horizon), inputs.window_steps)
     end = inputs.reference_end.to_pydatetime()
     before = load_frame(session=inputs.session, series_id=version.series_id, end=end, last=rows)
     after = _first_readings(inputs.session, version.series_id, end, span + 1)
     frame = pd.concat([before, after.iloc[1:]])
     positions = _origins_at(frame.index, len(before) - 1, origins)
-    pairs = forecast_pairs(model, frame, positions, rows)
+    pairs = forecast_pairs(model, frame, positions)
     overlap = int((inputs.window.index <= after.index[-1]).sum()) if len(after) else 0
     return pairs, (
         f"forecasts over the {len(after) - 1} readings after {after.index[0].isoformat()} "

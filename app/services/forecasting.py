@@ -12,6 +12,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from app.db.models import ModelVersion, Prediction, Series
 from app.services.registry import active_version, load_model
 from app.services.series_data import context_rows, load_frame
-from model.line_model import LineModel
+from model.line_model import FittedLineModel
 
 
 class ModelCache:
@@ -35,10 +36,10 @@ class ModelCache:
         if size < 1:
             raise ValueError(f"cache size must be positive, got {size}")
         self.size, self.device = size, device
-        self._models: OrderedDict[tuple[int, str], LineModel] = OrderedDict()
+        self._models: OrderedDict[tuple[int, str], FittedLineModel] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, version: ModelVersion) -> LineModel:
+    def get(self, version: ModelVersion) -> FittedLineModel:
         """The version's model; its artifact is checked against its sha256 before loading."""
         key = (version.id, version.artifact_sha256)
         with self._lock:
@@ -65,8 +66,8 @@ class ModelCache:
 
 @dataclass(frozen=True)
 class ForecastResult:
-    """A served forecast: `values` has one column per quantile ("q0.1", "q0.5", "q0.9") and
-    the forecast stamps (UTC) as index; `origin` is the last reading used."""
+    """A served forecast: `values` (steps, Q) for `quantiles` at `stamps` (UTC); `origin` is
+    the last reading used and `model` the member of the version that forecast it."""
 
     series_id: int
     model_version_id: int
@@ -74,11 +75,10 @@ class ForecastResult:
     request_id: str
     origin: pd.Timestamp
     filled_context: int
-    values: pd.DataFrame
-
-    @property
-    def stamps(self) -> pd.DatetimeIndex:
-        return pd.DatetimeIndex(self.values.index)
+    model: str
+    stamps: pd.DatetimeIndex
+    quantiles: tuple[float, ...]
+    values: np.ndarray
 
 
 def forecast_series(
@@ -110,19 +110,19 @@ def forecast_series(
             f"horizon {steps} is outside what the active model v{version.version} forecasts: "
             f"1 to {model.horizon} steps"
         )
-    columns = _columns(model.network_config.quantiles, quantiles)
+    columns = _columns(model.quantiles, quantiles)
     if context_frame is None:
         context_frame = load_frame(
             session=session, series_id=series.id, last=context_rows(model.context)
         )
     forecast = model.forecast(context_frame)
-    values = forecast.values.iloc[:steps]
-    # Core executemany from arrays, not ORM objects from `iterrows`: the request is timed
-    # in milliseconds and 96 ORM objects cost more than the network's forward pass.
+    values = forecast.values[:steps]
+    stamps = forecast.stamps[:steps]
+    # Core executemany from arrays, not ORM objects: the request is timed in milliseconds
+    # and 96 ORM objects cost more than the network's forward pass.
     origin = forecast.origin.to_pydatetime()
-    quantiles = values.to_numpy()
-    names = list(values.columns)
-    median = names.index("q0.5")
+    names = [_label(q) for q in model.quantiles]
+    median = model.quantiles.index(0.5)
     rows = [
         {
             "series_id": series.id,
@@ -137,7 +137,7 @@ def forecast_series(
             "quantiles": dict(zip(names, row.tolist(), strict=True)),
         }
         for step, (stamp, row) in enumerate(
-            zip(values.index.to_pydatetime(), quantiles, strict=True), start=1
+            zip(stamps.to_pydatetime(), values, strict=True), start=1
         )
     ]
     try:
@@ -155,18 +155,26 @@ def forecast_series(
         request_id=request_id,
         origin=forecast.origin,
         filled_context=forecast.filled_context,
-        values=values[columns],
+        model=forecast.model,
+        stamps=stamps,
+        quantiles=tuple(model.quantiles[i] for i in columns),
+        values=values[:, columns],
     )
 
 
-def _columns(available: tuple[float, ...], wanted: list[float] | None) -> list[str]:
+def _columns(available: tuple[float, ...], wanted: list[float] | None) -> list[int]:
     """The forecast columns asked for; ValueError for a quantile the model does not forecast."""
     if wanted is None:
-        return [f"q{q:g}" for q in available]
+        return list(range(len(available)))
     unknown = [q for q in wanted if q not in available]
     if unknown:
         raise ValueError(
             f"quantile {unknown[0]:g} is not one the active model forecasts "
             f"({', '.join(f'{q:g}' for q in available)})"
         )
-    return [f"q{q:g}" for q in wanted]
+    return [available.index(q) for q in wanted]
+
+
+def _label(quantile: float) -> str:
+    """The key a quantile is stored under in a prediction row's JSON ("q0.1")."""
+    return f"q{quantile:g}"

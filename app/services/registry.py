@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
 from app.db.models import ModelVersion, Series, utcnow
-from model.line_model import LineModel
+from model.line_model import FittedLineModel
 
 
 class ArtifactIntegrityError(RuntimeError):
@@ -111,10 +111,10 @@ def verify_artifact(version: ModelVersion) -> None:
         )
 
 
-def load_model(version: ModelVersion, device: str = "cpu") -> LineModel:
+def load_model(version: ModelVersion, device: str = "cpu") -> FittedLineModel:
     """The version's model, after its artifact passes the sha256 check."""
     verify_artifact(version)
-    return LineModel.from_bytes(version.artifact, device=device)
+    return FittedLineModel.from_bytes(version.artifact, device=device)
 
 
 def _lock_series(session: Session, series_id: int) -> Series:

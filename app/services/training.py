@@ -2,11 +2,13 @@
 
 A run's life: `request_training` queues it (at most one queued or running run per series; the
 partial unique index `ix_training_runs_one_open` decides races). A worker or the in-process
-executor calls `execute_run`, which claims it, trains the candidate on the data before the
-backtest window, scores it against repeat-last and the active model (`app.services.backtest`),
-and stores the outcome in one transaction: a new version, active or rejected, and the run's
-final status. Progress and heartbeats are written in their own short transactions; nothing
-else is written before that last transaction, so a failure leaves no half-stored version.
+executor calls `execute_run`, which claims it, fits the line model (cross-validation chooses
+among its candidates, `model.selection`) on the data before the gate's origins, scores it
+against repeat-last and the active model there (`app.services.backtest`), calibrates its
+intervals on those origins, and stores the outcome in one transaction: a new version, active
+or rejected, and the run's final status. Progress and heartbeats are written in their own
+short transactions; nothing else is written before that last transaction, so a failure leaves
+no half-stored version.
 
 Claims, heartbeats and who may write a running run: `app.jobs`.
 """
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+from pandas.tseries.frequencies import to_offset
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -36,23 +39,19 @@ from app.jobs import (
     fail_run,
     release_run,
 )
-from app.services.backtest import GateDecision, GateScores, backtest_origins, judge, score_for_gate
+from app.services.backtest import GateDecision, GateScores, gate_origins, judge, score_for_gate
 from app.services.registry import active_version, load_model, verify_artifact
 from app.services.series import series_by_ids
 from app.services.series_data import count_observations, load_frame
 from app.settings import Settings, get_settings
-from model.forecaster import Forecaster
-from model.line_model import LineModel, LineSpec
+from model.config import CandidateKind, LineModelConfig, automatic_context, default_of
+from model.line_model import FittedLineModel, LineModel
 from model.modes import TrainingMode
-from model.network import NetworkConfig
-from model.trainer import TrainConfig
-from preprocessing.calendar import CalendarConfig
-from preprocessing.pipeline import PipelineConfig
-from preprocessing.regularise import RegulariseConfig
+from model.selection import minimum_rows
+from preprocessing.regularise import infer_step
 
 log = logging.getLogger(__name__)
 
-BACKTEST_WINDOWS = 8
 # Share of the progress bar for training; the backtest and storing take the rest.
 _TRAINING_SHARE = 0.9
 # Tries to store an outcome when another version was promoted while the candidate was scored.
@@ -61,18 +60,27 @@ _REQUEST_TRIES = 3
 
 
 class TrainingOptions(BaseModel):
-    """What to train; stored as JSON in `TrainingRun.config` and `ModelVersion.config`."""
+    """What to train; stored as JSON in `TrainingRun.config` and `ModelVersion.config`.
+
+    Every default is `LineModelConfig`'s (`default_of`), the horizon's the service's setting.
+    `context`: None lets the line model choose it from the sampling step (`automatic_context`).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     horizon: int = Field(default_factory=lambda: get_settings().default_horizon, ge=1, le=10_000)
-    context: int = Field(default_factory=lambda: get_settings().default_context, ge=2, le=100_000)
-    mode: str = "auto"
-    hidden: int = Field(default=64, ge=1, le=1024)
-    layers: int = Field(default=2, ge=1, le=8)
-    epochs: int = Field(default=30, ge=1, le=10_000)
-    steps_per_epoch: int = Field(default=100, ge=1, le=100_000)
-    seed: int = Field(default=0, ge=0)
+    context: int | None = Field(default=None, ge=2, le=100_000)
+    mode: str = default_of("mode")
+    hidden: int = Field(default=default_of("hidden"), ge=1, le=1024)
+    layers: int = Field(default=default_of("layers"), ge=1, le=8)
+    epochs: int = Field(default=default_of("epochs"), ge=1, le=10_000)
+    steps_per_epoch: int = Field(default=default_of("steps_per_epoch"), ge=1, le=100_000)
+    seed: int = Field(default=default_of("seed"), ge=0)
+    candidates: list[CandidateKind] = Field(
+        default_factory=lambda: list(default_of("candidates")),
+        min_length=1,
+        description="kinds of model cross-validation may choose from",
+    )
     warm_start: bool = False
 
     @field_validator("mode")
@@ -82,10 +90,30 @@ class TrainingOptions(BaseModel):
             TrainingMode.parse(mode)
         return mode
 
+    def line_config(self, series: Series) -> LineModelConfig:
+        """The line model these options train for `series` (its grid and time zone)."""
+        return LineModelConfig(
+            horizon=self.horizon,
+            context=self.context,
+            mode=self.mode,
+            hidden=self.hidden,
+            layers=self.layers,
+            epochs=self.epochs,
+            steps_per_epoch=self.steps_per_epoch,
+            seed=self.seed,
+            candidates=tuple(self.candidates),
+            freq=series.frequency,
+            timezone=series.timezone,
+        )
+
 
 def minimum_observations(options: TrainingOptions) -> int:
-    """Observations a run needs: the model's training rows, then one backtest window."""
-    return _training_rows(options) + options.horizon
+    """Observations a run needs: the model's rows, then one backtest origin and its horizon.
+
+    With the context left to the model, it is at most a quarter of the rows, which any count
+    of 4·H + 64 rows leaves enough of (`model.selection.minimum_rows`).
+    """
+    return _model_rows(options, None) + options.horizon + 1
 
 
 def check_trainable(*, session: Session, series: Series, options: TrainingOptions) -> None:
@@ -254,43 +282,48 @@ def _train(
             f"series {series.id} has {len(frame)} observations; training needs at least "
             f"{minimum_observations(options)}"
         )
-    windows = min(BACKTEST_WINDOWS, (len(frame) - _training_rows(options)) // options.horizon)
-    origins = backtest_origins(frame, options.horizon, windows)
+    step = (
+        pd.Timedelta(to_offset(series.frequency)) if series.frequency else infer_step(frame.index)
+    )
+    spare = len(frame) - _model_rows(options, step, len(frame))
+    origins = gate_origins(frame, options.horizon, spare)
 
-    def on_epoch(epoch: int, max_epochs: int, loss: float) -> None:
+    def on_progress(done: int, planned: int, message: str) -> None:
         if stop_event is not None and stop_event.is_set():
             raise RunInterrupted
-        heartbeat.beat(
-            progress=_TRAINING_SHARE * (epoch + 1) / max_epochs,
-            message=f"epoch {epoch + 1}/{max_epochs}: validation loss {loss:.4g}",
-        )
+        heartbeat.beat(progress=_TRAINING_SHARE * done / max(planned, 1), message=message)
 
     initial_weights = None
     if options.warm_start and active is not None:
         verify_artifact(active)
         initial_weights = active.artifact
-    model = _line_model(options, series)
-    # The candidate never sees the backtest window, so its backtest is out of sample.
-    model.fit(frame.loc[: origins[0]], on_epoch=on_epoch, initial_weights=initial_weights)
+    # The candidate never sees the gate's stretch, so its backtest is out of sample.
+    fitted = LineModel(options.line_config(series)).fit(
+        frame.loc[: origins[0]], on_progress=on_progress, initial_weights=initial_weights
+    )
     heartbeat.beat(progress=_TRAINING_SHARE, message="backtesting")
     warm_start = None
     if options.warm_start:
         warm_start = (
-            f"{model.warm_start} (active v{active.version})"
+            f"{fitted.warm_start} (active v{active.version})"
             if active is not None
             else "warm start not possible: the series has no active model"
         )
     for _ in range(_STORE_TRIES):
         active_model = load_model(active) if active is not None else None
-        scores = score_for_gate(model, active_model, frame, origins)
+        scores = score_for_gate(fitted, active_model, frame, origins)
         decision = judge(
             scores,
             active_version=active.version if active else None,
             margin=settings.retrain_margin,
         )
-        metrics = _metrics(model, scores, active, settings, warm_start, len(frame), origins)
+        # Intervals from the latest out-of-sample errors: the gate's (`model.intervals`).
+        served = fitted.with_serving(decision.serve).recalibrate(frame, origins)
+        metrics = _metrics(
+            served, scores, decision, active, settings, warm_start, len(frame), origins
+        )
         outcome = _Outcome(decision, scores, active)
-        stored, active = _store(sessions, claim, series.id, model, options, outcome, metrics)
+        stored, active = _store(sessions, claim, series.id, served, options, outcome, metrics)
         if stored:
             return
     raise RuntimeError("the active model kept changing while this run was being scored")
@@ -300,7 +333,7 @@ def _store(
     sessions: sessionmaker[Session],
     claim: RunClaim,
     series_id: int,
-    model: LineModel,
+    model: FittedLineModel,
     options: TrainingOptions,
     outcome: _Outcome,
     metrics: dict[str, Any],
@@ -308,7 +341,8 @@ def _store(
     """Store the version and the run's outcome in one transaction; (False, the now active
     version) when the active version is no longer the one the candidate was scored against."""
     artifact = model.to_bytes()
-    assert model.pipeline is not None and model.pipeline.report is not None and model.mode
+    report = model.pipeline.report
+    assert report is not None  # set by fit
     with sessions.begin() as session:
         # The series lock orders this against registry changes for the same series.
         session.get(Series, series_id, with_for_update=True)
@@ -331,11 +365,12 @@ def _store(
             series_id=series_id,
             version=(number or 0) + 1,
             status="active" if promote else "rejected",
-            training_mode=model.mode.used,
+            training_mode=model.training_mode,
             config=options.model_dump(),
-            preprocessing=json_safe(model.pipeline.report.to_dict()),
+            preprocessing=json_safe(report.to_dict()),
             metrics=metrics,
-            backtest_error=outcome.scores.candidate_mae,
+            selection=json_safe(model.describe()),
+            backtest_error=outcome.scores.candidate.mse,
             artifact=artifact,
             artifact_sha256=hashlib.sha256(artifact).hexdigest(),
             promoted_at=now if promote else None,
@@ -351,71 +386,65 @@ def _store(
 
 
 def _metrics(
-    model: LineModel,
+    model: FittedLineModel,
     scores: GateScores,
+    decision: GateDecision,
     active: ModelVersion | None,
     settings: Settings,
     warm_start: str | None,
     observations: int,
     origins: list[pd.Timestamp],
 ) -> dict[str, Any]:
-    assert model.forecaster is not None and model.forecaster.report is not None and model.mode
-    report = model.forecaster.report
+    network = model.network
+    report = network.forecaster.report if network is not None else None
+    chosen = model.selection.score(model.selection.chosen)
     return json_safe(
         {
-            "validation_loss": report.best_validation_loss,
-            "initial_validation_loss": report.initial_validation_loss,
-            "best_epoch": report.best_epoch,
-            "epochs": len(report.validation_loss),
-            "steps": report.steps,
-            "train_seconds": report.seconds,
+            "served": model.serving,
+            "chosen": model.selection.chosen,
+            "fallback": model.fallback,
+            "validation_mse": chosen.mse,
+            "validation_mae": chosen.mae,
+            "validation_loss": report.best_validation_loss if report else None,
+            "best_epoch": report.best_epoch if report else None,
+            "epochs": len(report.validation_loss) if report else None,
+            "steps": report.steps if report else None,
+            "train_seconds": sum(row.train_seconds for row in model.selection.candidates),
             "observations": observations,
+            "context": model.context,
             "training_end": origins[0].isoformat(),
             "backtest_origins": scores.origins,
             "backtest_steps": scores.steps,
-            "backtest_mae": scores.candidate_mae,
-            "naive_backtest_mae": scores.naive_mae,
-            "active_backtest_mae": scores.active_mae,
+            "backtest_mse": scores.candidate.mse,
+            "backtest_mae": scores.candidate.mae,
+            "naive_backtest_mse": scores.naive.mse,
+            "naive_backtest_mae": scores.naive.mae,
+            "fallback_backtest_mse": scores.fallback.mse if scores.fallback else None,
+            "active_backtest_mse": scores.active.mse if scores.active else None,
+            "active_backtest_mae": scores.active.mae if scores.active else None,
+            "backtest_coverage": scores.coverage,
+            "interval_coverage": model.calibrations[model.serving].coverage,
             "active_version": active.version if active else None,
             "active_version_id": active.id if active else None,
             "retrain_margin": settings.retrain_margin,
-            "mode_requested": model.mode.requested,
-            "mode_used": model.mode.used,
-            "mode_reason": model.mode.reason,
+            "mode_requested": model.config.mode,
+            "mode_used": model.training_mode,
+            "mode_reason": model.mode.reason if model.mode else None,
+            "gate": decision.reason,
             "warm_start": warm_start,
         }
     )
 
 
-def _line_model(options: TrainingOptions, series: Series) -> LineModel:
-    spec = LineSpec(
-        target="value",
-        mode=options.mode,
-        calendar=CalendarConfig(timezone=series.timezone),
-        pipeline=PipelineConfig(regularise=RegulariseConfig(freq=series.frequency)),
-    )
-    network = NetworkConfig(
-        horizon=options.horizon,
-        hidden=options.hidden,
-        layers=options.layers,
-        tau_max=float(options.context),
-    )
-    training = TrainConfig(
-        # With "auto" the line model picks the mode after preprocessing; "dsf" is a stand-in.
-        mode="dsf" if options.mode == "auto" else options.mode,
-        context=options.context,
-        max_epochs=options.epochs,
-        steps_per_epoch=options.steps_per_epoch,
-        seed=options.seed,
-    )
-    return LineModel(spec, network, training)
-
-
-def _training_rows(options: TrainingOptions) -> int:
-    forecaster = Forecaster(
-        NetworkConfig(horizon=options.horizon), TrainConfig(context=options.context), "cpu"
-    )
-    return max(forecaster.minimum_rows(), PipelineConfig().min_length)
+def _model_rows(
+    options: TrainingOptions, step: pd.Timedelta | None, rows: int | None = None
+) -> int:
+    """Grid rows the line model needs before the gate's stretch (see `minimum_observations`)."""
+    if options.context is not None:
+        return minimum_rows(options.horizon, options.context)
+    if step is None or rows is None:
+        return 4 * options.horizon + 64
+    return minimum_rows(options.horizon, automatic_context(options.horizon, step, rows))
 
 
 def _retrain_options(session: Session, series_id: int, warm_start: bool) -> TrainingOptions:

@@ -48,16 +48,24 @@ def test_create_ingest_analyse_train_forecast(
 
     run = train(writer, series["id"])
     assert run["status"] == "succeeded", run
-    assert run["progress"] == 1.0 and run["metrics"]["mode_used"] == report["recommended_mode"]
+    assert run["progress"] == 1.0
     versions = reader.get(f"/v1/series/{series['id']}/models").json()["items"]
     assert [(v["version"], v["status"]) for v in versions] == [(1, "active")]
-    assert versions[0]["backtest_error"] < versions[0]["metrics"]["naive_backtest_mae"]
+    metrics = versions[0]["metrics"]
+    assert versions[0]["backtest_error"] < metrics["naive_backtest_mse"]
+    # The candidate table is part of the version's answer.
+    selection = versions[0]["selection"]
+    assert selection["serving"] == metrics["served"]
+    assert versions[0]["training_mode"] == metrics["mode_used"]
+    kinds = {row["kind"] for row in selection["selection"]["candidates"]}
+    assert {"gru", "linear", "ets", "seasonal-naive", "repeat-last"} <= kinds
 
     response = reader.post(f"/v1/series/{series['id']}/forecast", json={})
     assert response.status_code == 200, response.text
     forecast = response.json()
     steps = forecast["forecast"]
     assert forecast["model_version"] == 1 and forecast["unit"] == "units/h"
+    assert forecast["model"] == metrics["served"]
     assert len(steps) == TINY["horizon"]
     assert all(
         s["quantiles"]["0.1"] <= s["quantiles"]["0.5"] <= s["quantiles"]["0.9"] for s in steps

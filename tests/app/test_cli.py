@@ -71,7 +71,8 @@ def test_forecast_prints_json_with_ordered_quantiles(
         == 0
     )
     answer = json.loads(capsys.readouterr().out)
-    assert answer["horizon"] == 12 and answer["mode"] == "dsf"
+    assert answer["horizon"] == 12 and answer["quantiles"] == [0.1, 0.5, 0.9]
+    assert answer["model"] and answer["mode"] in (None, "dsf", "bptt")
     rows = answer["forecast"]
     assert [row["step"] for row in rows] == list(range(1, 13))
     assert rows[0]["timestamp"] == "2026-01-25T00:00:00+00:00"  # one hour after the last row
@@ -85,16 +86,18 @@ def test_checkpoint_loads_with_weights_only_and_holds_versions(model_file: Path)
     payload = torch.load(model_file, weights_only=True, map_location="cpu")
     document = json.loads(payload["document"])
     assert document["versions"]["torch"] == torch.__version__
-    assert document["training"]["mode"] == "dsf"
-    # --mode auto (the default) is recorded with the verdict that chose DSF.
-    assert document["extra"]["mode"] == {
-        "requested": "auto",
-        "used": "dsf",
-        "reason": "stationary after preprocessing: DSF",
-    }
-    pipeline = json.loads(document["extra"]["pipeline"])
+    assert document["config"]["horizon"] == 12 and document["config"]["mode"] == "auto"
+    # The candidate table and the choice travel with the weights.
+    selection = document["selection"]
+    assert selection["chosen"] == document["serving"]
+    assert {row["kind"] for row in selection["candidates"]} >= {"gru", "linear", "repeat-last"}
+    networks = [m for m in document["members"] if m["kind"] == "gru"]
+    assert networks and networks[0]["forecaster"]["training"]["mode"] in ("dsf", "bptt")
+    pipeline = json.loads(document["pipeline"])
     assert pipeline["params"]["freq"] == "h" and pipeline["report"]["recommended_mode"] == "dsf"
-    assert all(t.device.type == "cpu" for t in payload["state_dict"].values())
+    assert payload["state_dict"] and all(
+        t.device.type == "cpu" for t in payload["state_dict"].values()
+    )
 
 
 @pytest.mark.parametrize(

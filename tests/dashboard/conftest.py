@@ -22,11 +22,8 @@ from app.db.models import DriftMetric, Observation, Prediction, TrainingRun
 from app.services.forecasting import ModelCache, forecast_series
 from app.settings import Settings
 from app.simulator import LineConfig, simulate_line
-from model.line_model import LineModel, LineSpec
-from model.network import NetworkConfig
-from model.trainer import TrainConfig
 from tests.api import conftest as service
-from tests.factories import new_model_version, new_series, new_training_run
+from tests.factories import new_model_version, new_series, new_training_run, tiny_line_model
 
 # The real service on a migrated PostgreSQL database, as tests/api runs it; assigned rather than
 # imported by name, so that fixtures taking them as arguments do not read as redefinitions.
@@ -71,13 +68,7 @@ def line() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def tiny_artifact(line: pd.DataFrame) -> bytes:
     """A saved tiny model of the line: 8 units, one layer, five steps."""
-    model = LineModel(
-        LineSpec("value"),
-        NetworkConfig(horizon=HORIZON, hidden=8, layers=1, tau_max=24.0),
-        TrainConfig(context=24, max_epochs=1, steps_per_epoch=5, seed=0),
-        device="cpu",
-    ).fit(line)
-    return model.to_bytes()
+    return tiny_line_model(line, horizon=HORIZON).to_bytes()
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ def test_development_defaults_need_no_setup() -> None:
     assert (settings.heartbeat_seconds, settings.stale_after_seconds) == (10.0, 60.0)
     assert settings.worker_poll_seconds == 1.0
     assert settings.in_process_jobs is True
-    assert (settings.default_horizon, settings.default_context) == (24, 168)
+    assert (settings.default_horizon, settings.default_context) == (24, None)
 
 
 def test_the_default_database_lives_in_the_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:

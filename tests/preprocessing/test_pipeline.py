@@ -97,27 +97,32 @@ def test_zero_residual_forecast_continues_trend_and_seasons(trend: str) -> None:
     n, horizon = 12 * WEEK, 2 * DAY
     series = _line(n=n, noise=1e-3, seed=2)
     pipeline = Pipeline(PipelineConfig(trend=trend)).fit(series)
-    zero = pipeline.params.scaler.transform(np.zeros((horizon, 3)))
-    forecast = pipeline.to_original(zero, pipeline.clean(series), median_column=1)
-    k = np.arange(n, n + horizon)
-    expected = sum(_truth(k))
-    assert forecast.index[0] == series.index[-1] + pd.Timedelta(hours=1)
-    np.testing.assert_allclose(forecast[1].to_numpy(), expected, atol=0.05)
-    np.testing.assert_array_equal(forecast[0].to_numpy(), forecast[1].to_numpy())
+    clean = pipeline.clean(series)
+    zero = pipeline.params.scaler.transform(np.zeros((1, horizon, 3)))
+    last_k = pipeline.steps_of(clean.index[-1:])
+    forecast = pipeline.to_original_many(zero, clean.to_numpy()[-1:], last_k)[0]
+    expected = sum(_truth(np.arange(n, n + horizon)))
+    np.testing.assert_allclose(forecast[:, 1], expected, atol=0.05)
+    np.testing.assert_array_equal(forecast[:, 0], forecast[:, 1])
+    stamps = pipeline.forecast_stamps(clean.index[-1], horizon)
+    assert stamps[0] == series.index[-1] + pd.Timedelta(hours=1)
 
 
-def test_differenced_intervals_widen_like_the_square_root_of_the_horizon() -> None:
+def test_differenced_forecasts_are_running_sums_of_increments_from_the_last_level() -> None:
     rng = np.random.default_rng(3)
     index = pd.date_range("2026-01-01", periods=2000, freq="h", tz="UTC")
     walk = pd.Series(np.cumsum(rng.normal(size=2000)), index=index)
     pipeline = Pipeline(PipelineConfig(trend="difference", periods=())).fit(walk)
     scaler = pipeline.params.scaler
-    step = np.array([-1.0, 0.0, 1.0]) / scaler.scale  # residual spread of one unit per step
-    z = scaler.transform(np.zeros((16, 3))) + step
-    forecast = pipeline.to_original(z, pipeline.clean(walk), median_column=1).to_numpy()
-    half_width = (forecast[:, 2] - forecast[:, 0]) / 2
-    np.testing.assert_allclose(half_width, np.sqrt(np.arange(1, 17)), rtol=1e-9)
-    np.testing.assert_allclose(forecast[:, 1], walk.iloc[-1], rtol=1e-12)
+    assert scaler.center == 0.0  # zero means no change
+    clean = pipeline.clean(walk)
+    last, last_k = clean.to_numpy()[-1:], pipeline.steps_of(clean.index[-1:])
+    no_change = pipeline.to_original_many(np.zeros((1, 16, 1)), last, last_k)[0, :, 0]
+    np.testing.assert_allclose(no_change, walk.iloc[-1], rtol=1e-12)
+    # The network forecasts the summed increments: one unit a step reads as h units at step h.
+    climbing = (np.arange(1, 17) / scaler.scale)[None, :, None]
+    forecast = pipeline.to_original_many(climbing, last, last_k)[0, :, 0]
+    np.testing.assert_allclose(forecast - walk.iloc[-1], np.arange(1, 17), rtol=1e-9)
 
 
 def test_dirty_input_is_repaired_and_counted() -> None:
@@ -248,3 +253,24 @@ def test_skab_valve_run_report_is_sensible() -> None:
     assert report.freq == "s"
     assert report.counts["filled_points"] > 0  # the bench logs about one second apart
     assert report.counts["imputed_share"] < 0.1
+
+
+def test_seasonal_profiles_keep_the_plants_local_hours_across_summer_time() -> None:
+    """A Berlin line's daily pattern follows its wall clock: in UTC it moves an hour earlier
+    on 29 March 2026. Profiles by local phase leave no daily shape in the residual on either
+    side of the change; profiles by UTC phase, fitted on the last weeks (summer time), leave
+    the shape's 20-unit jumps in the winter months."""
+    index = pd.date_range("2026-01-05", "2026-05-10", freq="h", tz="UTC", inclusive="left")
+    local_hour = index.tz_convert("Europe/Berlin").hour.to_numpy()
+    rng = np.random.default_rng(7)
+    values = 100 + 20 * ((local_hour >= 6) & (local_hour < 22)) + rng.normal(0, 0.5, len(index))
+    series = pd.Series(values, index=index)
+    residuals = {}
+    for zone in ("Europe/Berlin", "UTC"):
+        pipeline = Pipeline(PipelineConfig(trend="none", periods=(24,), timezone=zone))
+        pipeline.fit(series)
+        z = pipeline.transform(pipeline.clean(series)) * pipeline.params.scaler.scale
+        residuals[zone] = (z.loc[:"2026-03-20"].abs().max(), z.loc["2026-04-01":].abs().max())
+    assert max(residuals["Europe/Berlin"]) < 5
+    winter, summer = residuals["UTC"]
+    assert winter > 15 and summer < 5

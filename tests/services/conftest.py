@@ -21,10 +21,7 @@ from app.db.models import ModelVersion, Observation, Series
 from app.services.training import TrainingOptions
 from app.settings import Settings
 from app.simulator import LineConfig, simulate_line
-from model.line_model import LineModel, LineSpec
-from model.network import NetworkConfig
-from model.trainer import TrainConfig
-from tests.factories import new_model_version, new_series
+from tests.factories import new_model_version, new_series, tiny_line_model
 
 TINY = TrainingOptions(
     horizon=6, context=24, hidden=8, layers=1, epochs=2, steps_per_epoch=5, seed=0
@@ -75,15 +72,7 @@ def tiny_artifacts(line: pd.DataFrame) -> tuple[bytes, bytes]:
     forecasts, differ from the first's (a few training steps alone may leave two networks at
     the same repeat-last start).
     """
-    first, second = (
-        LineModel(
-            LineSpec("value"),
-            NetworkConfig(horizon=6, hidden=8, layers=1, tau_max=24.0),
-            TrainConfig(context=24, max_epochs=1, steps_per_epoch=5, seed=0),
-            device="cpu",
-        ).fit(data)
-        for data in (line, line.iloc[:-72])
-    )
+    first, second = (tiny_line_model(data) for data in (line, line.iloc[:-72]))
     return first.to_bytes(), second.to_bytes()
 
 

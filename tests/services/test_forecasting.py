@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 
+import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import func, select
@@ -36,15 +37,12 @@ def test_each_step_of_a_forecast_is_stored_as_one_prediction(
     with sessions() as session:
         rows = _predictions(session, "req-1")
     assert [row.step for row in rows] == [1, 2, 3, 4, 5, 6]
-    for row, (stamp, values) in zip(rows, result.values.iterrows(), strict=True):
+    assert result.quantiles == (0.1, 0.5, 0.9)
+    for row, stamp, values in zip(rows, result.stamps, result.values, strict=True):
         assert (row.series_id, row.model_version_id) == (series.id, version.id)
         assert row.ts == stamp and row.origin == result.origin
-        assert (row.lower, row.median, row.upper) == (
-            values["q0.1"],
-            values["q0.5"],
-            values["q0.9"],
-        )
-        assert row.quantiles == {name: float(value) for name, value in values.items()}
+        assert (row.lower, row.median, row.upper) == tuple(values)
+        assert row.quantiles == {"q0.1": values[0], "q0.5": values[1], "q0.9": values[2]}
 
 
 def test_a_shorter_horizon_truncates_and_a_longer_one_is_refused(
@@ -58,7 +56,8 @@ def test_a_shorter_horizon_truncates_and_a_longer_one_is_refused(
         short = forecast_series(
             session=session, cache=cache, series=series, horizon=2, request_id="short"
         )
-        pd.testing.assert_frame_equal(short.values, full.values.iloc[:2])
+        np.testing.assert_array_equal(short.values, full.values[:2])
+        assert short.stamps.equals(full.stamps[:2])
         with pytest.raises(ValueError, match=r"horizon 7 is outside .* v1 forecasts: 1 to 6 steps"):
             forecast_series(session=session, cache=cache, series=series, horizon=7, request_id="x")
         assert len(_predictions(session, "short")) == 2

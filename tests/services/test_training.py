@@ -50,26 +50,54 @@ def test_a_first_run_promotes_a_model_that_loads_and_forecasts(
 
     assert run.status == "succeeded", run.error
     assert run.progress == 1.0 and run.attempts == 1 and run.worker_id == "test-worker"
-    assert run.message.startswith("first model: backtest MAE")
+    assert run.message.startswith("first model: ")
     metrics = run.metrics
-    assert metrics["backtest_mae"] < metrics["naive_backtest_mae"]
+    assert metrics["served"] in (metrics["chosen"], metrics["fallback"], "repeat-last")
     assert metrics["active_version"] is None and metrics["warm_start"] is None
-    assert metrics["steps"] == TINY.epochs * TINY.steps_per_epoch
-    assert metrics["backtest_origins"] == 8 and metrics["backtest_steps"] == TINY.horizon
-    assert metrics["mode_used"] in ("dsf", "bptt") and metrics["mode_requested"] == "auto"
+    assert metrics["backtest_origins"] == 64 and metrics["backtest_steps"] == TINY.horizon
+    assert metrics["mode_requested"] == "auto" and metrics["context"] == TINY.context
     with sessions() as session:
         version = active_version(session=session, series_id=series.id)
         assert version is not None
         assert (version.version, version.id) == (1, run.model_version_id)
         assert version.training_run_id == run.id and version.promoted_at is not None
-        assert version.metrics == metrics and version.backtest_error == metrics["backtest_mae"]
+        assert version.metrics == metrics and version.backtest_error == metrics["backtest_mse"]
         assert version.config == TINY.model_dump()
-        assert version.preprocessing["recommended_mode"] == metrics["mode_used"]
+        assert version.training_mode == metrics["mode_used"]
+        # The candidate table is stored with the version: every kind was scored.
+        table = version.selection["selection"]["candidates"]
+        kinds = {row["kind"] for row in table}
+        assert {"gru", "linear", "ets", "seasonal-naive", "repeat-last"} <= kinds
+        assert version.selection["serving"] == metrics["served"]
     model = load_model(version)
     forecast = model.forecast(line)
     assert len(forecast.values) == TINY.horizon
-    assert forecast.values.index[0] == line.index[-1] + pd.Timedelta(hours=1)
-    assert 50 < forecast.values["q0.5"].mean() < 200  # plant units, not the scaled space
+    assert forecast.stamps[0] == line.index[-1] + pd.Timedelta(hours=1)
+    assert 50 < forecast.median.mean() < 200  # plant units, not the scaled space
+    assert (forecast.lower <= forecast.median).all() and (forecast.median <= forecast.upper).all()
+
+
+def test_a_first_model_nothing_can_beat_still_serves_repeat_last(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    """Every candidate learns a daily wave; the line then runs flat through the gate's
+    stretch, where only repeating the last value is right. The series must still be served."""
+    rng = np.random.default_rng(5)
+    index = pd.date_range("2026-01-05", periods=480, freq="h", tz="UTC", name="ts")
+    wave = 100 + 10 * np.sin(2 * np.pi * np.arange(480) / 24) + rng.normal(0, 0.5, 480)
+    wave[-90:] = 100 + rng.normal(0, 0.01, 90)
+    with sessions() as session:
+        series = add_series(session, pd.DataFrame({"value": wave}, index=index))
+    run = _train(sessions, settings, series.id)
+
+    assert run.status == "succeeded", run.error
+    assert run.message.startswith("first model: ")
+    assert run.message.endswith("; serving repeat-last")
+    with sessions() as session:
+        version = active_version(session=session, series_id=series.id)
+        assert version is not None and version.metrics["served"] == "repeat-last"
+    forecast = load_model(version).forecast(pd.DataFrame({"value": wave}, index=index))
+    np.testing.assert_allclose(forecast.median, wave[-1])
 
 
 def test_a_candidate_that_cannot_clear_the_margin_is_rejected_and_the_active_stays(
@@ -86,17 +114,15 @@ def test_a_candidate_that_cannot_clear_the_margin_is_rejected_and_the_active_sta
 
     metrics = second.metrics
     assert second.status == "rejected"
-    assert metrics["warm_start"] == "warm start from the given weights (active v1)"
-    assert metrics["active_version"] == 1 and metrics["active_backtest_mae"] is not None
-    reason = (
-        f"backtest MAE {metrics['backtest_mae']:.4g} does not beat active v1's "
-        f"{metrics['active_backtest_mae']:.4g} by the 99% margin"
-    )
-    assert second.message == reason
+    assert metrics["warm_start"].startswith("warm start of gru:")
+    assert metrics["warm_start"].endswith(" from the given weights (active v1)")
+    assert metrics["active_version"] == 1 and metrics["active_backtest_mse"] is not None
+    assert second.message == metrics["gate"]
+    assert "does not beat" in second.message
     with sessions() as session:
         versions = {v.version: v for v in list_versions(session=session, series_id=series.id)}
         assert versions[1].status == "active" and versions[1].retired_at is None
-        assert versions[2].status == "rejected" and versions[2].status_reason == reason
+        assert versions[2].status == "rejected" and versions[2].status_reason == second.message
         assert versions[2].id == second.model_version_id and versions[2].promoted_at is None
 
 
@@ -111,7 +137,8 @@ def test_a_warm_start_from_a_network_of_another_shape_trains_from_scratch(
 
     assert run.status in ("succeeded", "rejected"), run.error
     assert run.metrics["warm_start"] == (
-        "warm start not possible: hidden 12 here, 8 there (active v1)"
+        "warm start not possible: no network of the given model has this input and shape "
+        "(active v1)"
     )
 
 

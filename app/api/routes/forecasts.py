@@ -1,9 +1,10 @@
 """`POST /v1/series/{id}/forecast`: forecast with the active model, store it, answer in units.
 
-The answer carries the model version, the forecast origin (the last reading used), how many
-context steps were missing (read as the pipeline's expectation) and, per step, the stamp and the
-quantiles asked for. Every step is stored as a prediction row under the request id, which is
-what the drift monitor later scores against the actuals.
+The answer carries the model version and which of its models forecast (the chosen one, or the
+baseline that replaced a first model that failed its gate), the forecast origin (the last
+reading used), how many context steps were missing (read as the pipeline's expectation) and,
+per step, the stamp and the quantiles asked for. Every step is stored as a prediction row
+under the request id, which is what the drift monitor later scores against the actuals.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def forecast(
     except ValueError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
     request.app.state.metrics.forecasts_total.inc()
-    labels = [name.removeprefix("q") for name in result.values.columns]
+    labels = [f"{q:g}" for q in result.quantiles]
     return ForecastPublic(
         series_id=series.id,
         model_version_id=result.model_version_id,
@@ -59,13 +60,14 @@ def forecast(
         request_id=result.request_id,
         origin=result.origin.to_pydatetime(),
         filled_context=result.filled_context,
+        model=result.model,
         unit=series.unit,
         forecast=[
             ForecastStep(step=step, timestamp=stamp, quantiles=dict(zip(labels, row, strict=True)))
             for step, (stamp, row) in enumerate(
                 zip(
                     result.stamps.to_pydatetime(),
-                    result.values.to_numpy().tolist(),
+                    result.values.tolist(),
                     strict=True,
                 ),
                 start=1,
