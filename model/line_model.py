@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import io
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -33,91 +33,19 @@ from pandas.tseries.frequencies import to_offset
 from model.checkpoint import load_checkpoint, save_checkpoint
 from model.config import LineModelConfig
 from model.device import pick_device
+from model.forecasts import LineForecast, ManyForecasts
 from model.intervals import IntervalCalibration
 from model.members import Member, SeriesInputs, member_from_document, member_to_document
 from model.members.base import local_scale, placeholder_share
 from model.members.network import NetworkMember
-from model.selection import ModeChoice, Progress, SelectionReport, minimum_rows, select
+from model.race import Progress
+from model.selection import ModeChoice, SelectionReport, minimum_rows, select
 from model.windows import MAX_PLACEHOLDER_SHARE
 from preprocessing.calendar import calendar_features, feature_names
 from preprocessing.pipeline import Pipeline, PreprocessingError
 from preprocessing.regularise import RegulariseConfig, regularise
 
 FORMAT = "linecast-line-model/2"
-
-
-@dataclass(frozen=True)
-class LineForecast:
-    """One forecast in original units: `values` (H, Q) for `quantiles` at `stamps` (UTC).
-
-    `origin` is the last reading read, `filled_context` the context steps that had no reading
-    (read as the pipeline's expectation), `model` the member that forecast it.
-    """
-
-    stamps: pd.DatetimeIndex
-    quantiles: tuple[float, ...]
-    values: np.ndarray
-    origin: pd.Timestamp
-    filled_context: int
-    model: str
-
-    @property
-    def median(self) -> np.ndarray:
-        return self.values[:, self.quantiles.index(0.5)]
-
-    @property
-    def lower(self) -> np.ndarray:
-        return self.values[:, 0]
-
-    @property
-    def upper(self) -> np.ndarray:
-        return self.values[:, -1]
-
-    def quantile(self, q: float) -> np.ndarray:
-        return self.values[:, self.quantiles.index(q)]
-
-
-@dataclass(frozen=True)
-class ManyForecasts:
-    """Forecasts from many origins: `values` (n, H, Q), NaN where `usable` is False (no reading
-    at the origin, too short or too gappy a context, or a missing plan)."""
-
-    origins: pd.DatetimeIndex
-    step: pd.Timedelta
-    quantiles: tuple[float, ...]
-    values: np.ndarray
-    usable: np.ndarray
-
-    @property
-    def median(self) -> np.ndarray:
-        return self.values[..., self.quantiles.index(0.5)]
-
-    def stamps(self, index: int) -> pd.DatetimeIndex:
-        horizon = self.values.shape[1]
-        return pd.DatetimeIndex(self.origins[index] + self.step * np.arange(1, horizon + 1))
-
-    def scored(self, actual: pd.Series) -> pd.DataFrame:
-        """One row per usable forecast step with a reading in `actual` (indexed by UTC stamp):
-        origin, step, ts, median, lower, upper, actual."""
-        horizon = self.values.shape[1]
-        kept = np.flatnonzero(self.usable)
-        steps = np.arange(1, horizon + 1)
-        origins = self.origins[kept]
-        offsets = pd.to_timedelta(self.step * steps)  # (H,)
-        naive = origins.tz_convert("UTC").tz_localize(None).to_numpy()
-        stamps = pd.DatetimeIndex((naive[:, None] + offsets.to_numpy()[None, :]).ravel())
-        frame = pd.DataFrame(
-            {
-                "origin": np.repeat(origins, horizon),
-                "step": np.tile(steps, len(kept)),
-                "ts": stamps.tz_localize("UTC"),
-                "median": self.median[kept].ravel(),
-                "lower": self.values[kept, :, 0].ravel(),
-                "upper": self.values[kept, :, -1].ravel(),
-            }
-        )
-        frame["actual"] = actual.reindex(stamps.tz_localize("UTC")).to_numpy(float)
-        return frame.loc[np.isfinite(frame["actual"].to_numpy())].reset_index(drop=True)
 
 
 class LineModel:
@@ -224,18 +152,15 @@ class FittedLineModel:
         return found[0] if found else None
 
     @property
-    def input_pipeline(self) -> Pipeline:
-        """The pipeline the serving member reads through (the line's own without one)."""
-        return getattr(self.member, "pipeline", self.pipeline)
-
-    @property
     def training_mode(self) -> str:
         """The GRU's training mode, or the serving member's kind when it has no network."""
         network = self.network
         return network.mode if network is not None else self.member.kind
 
     def with_serving(self, name: str) -> FittedLineModel:
-        """The same model serving another of its members (the fallback, or repeat-last)."""
+        """The same model serving another of its members (the fallback, or repeat-last); the
+        training mode's story stays where the member forecasts with the same GRU."""
+        same_network = _networks([self.members[name]]) == _networks([self.member])
         return FittedLineModel(
             self.config,
             self.pipeline,
@@ -244,7 +169,7 @@ class FittedLineModel:
             name,
             self.fallback,
             self.selection,
-            self.mode if name == self.serving else None,
+            self.mode if same_network else None,
             self.warm_start,
         )
 
@@ -307,15 +232,27 @@ class FittedLineModel:
     ) -> ManyForecasts:
         """Forecasts from every origin (a stamp of a reading in `frame`: the last one read), in
         one batched pass; see `ManyForecasts` for the origins that cannot be forecast."""
+        return self.forecast_members(frame, origins, (self.serving,))[self.serving]
+
+    def forecast_members(
+        self,
+        frame: pd.DataFrame,
+        origins: Sequence[pd.Timestamp] | pd.DatetimeIndex,
+        names: Sequence[str] | None = None,
+    ) -> dict[str, ManyForecasts]:
+        """`forecast_many` of several members (all by default), the frame prepared once."""
         inputs = prepare_inputs(self.config, self.pipeline, frame)
         stamps = pd.DatetimeIndex(pd.to_datetime(list(origins), utc=True))
         positions = inputs.stamps.get_indexer(stamps)
         usable = self._usable(inputs, positions)
-        values = np.full((len(stamps), self.horizon, len(self.quantiles)), np.nan)
-        if usable.any():
-            values[usable] = self._predict(inputs, positions[usable])
         step = pd.Timedelta(to_offset(self.pipeline.params.freq))
-        return ManyForecasts(stamps, step, self.quantiles, values, usable)
+        forecasts = {}
+        for name in self.members if names is None else names:
+            values = np.full((len(stamps), self.horizon, len(self.quantiles)), np.nan)
+            if usable.any():
+                values[usable] = self._predict(inputs, positions[usable], name)
+            forecasts[name] = ManyForecasts(stamps, step, self.quantiles, values, usable)
+        return forecasts
 
     def _usable(self, inputs: SeriesInputs, positions: np.ndarray) -> np.ndarray:
         usable = (positions >= self.context - 1) & (positions < len(inputs))
@@ -327,10 +264,13 @@ class FittedLineModel:
             usable &= np.isfinite(ahead).all(axis=(1, 2))
         return usable
 
-    def _predict(self, inputs: SeriesInputs, positions: np.ndarray) -> np.ndarray:
-        median = self.member.predict(inputs, positions).median
+    def _predict(
+        self, inputs: SeriesInputs, positions: np.ndarray, name: str | None = None
+    ) -> np.ndarray:
+        name = name or self.serving
+        median = self.members[name].predict(inputs, positions).median
         scale = local_scale(inputs, positions, self.context, self.horizon)
-        return self.calibrations[self.serving].apply(median, scale)
+        return self.calibrations[name].apply(median, scale)
 
     def _future_known(self, future_known: pd.DataFrame | None) -> pd.DataFrame | None:
         if not self.config.known:
@@ -401,11 +341,14 @@ class FittedLineModel:
                 f"the file is not a line model of this linecast version ({FORMAT}); retrain it"
             )
         members: dict[str, Member] = {}
-        for index, part in enumerate(document["members"]):
+        # Ensembles name their parts, so the parts are read first.
+        stored = sorted(enumerate(document["members"]), key=lambda x: x[1]["kind"] == "ensemble")
+        for index, part in stored:
             prefix = f"{index}."
             own = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-            member = member_from_document(part, own, target)
+            member = member_from_document(part, own, target, members)
             members[member.name] = member
+        members = {part["name"]: members[part["name"]] for part in document["members"]}
         mode = document.get("mode")
         return FittedLineModel(
             LineModelConfig.from_dict(document["config"]),

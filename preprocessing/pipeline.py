@@ -44,6 +44,7 @@ from preprocessing.seasonality import (
     DetectedPeriod,
     decompose,
     detect_periods,
+    seasonal_profile,
     seasonal_strength,
 )
 from preprocessing.stationarity import StationarityReport, assess_stationarity
@@ -190,7 +191,13 @@ class Pipeline:
         detected = self._periods(filled, candidates)
         parts = decompose(filled, [d.period for d in detected])
         seasonal = tuple(
-            SeasonalProfile(p, _local_profile(parts.seasonal[p], phase, p)) for p in parts.periods
+            SeasonalProfile(
+                p,
+                tuple(
+                    float(v) for v in seasonal_profile(parts.seasonal[p], phase, p, PROFILE_CYCLES)
+                ),
+            )
+            for p in parts.periods
         )
         kept = [d for d in detected if d.period in parts.periods]
         deseasonalised = y.to_numpy() - _seasonal_at(seasonal, phase)
@@ -483,20 +490,6 @@ def _offset_steps(stamps: pd.DatetimeIndex, timezone: str, step: pd.Timedelta) -
     local = stamps.tz_convert(timezone).tz_localize(None)
     offsets = (local - stamps.tz_convert("UTC").tz_localize(None)).to_numpy()
     return np.round(offsets / step.to_timedelta64()).astype(float)
-
-
-def _local_profile(component: np.ndarray, phase: np.ndarray, period: int) -> tuple[float, ...]:
-    """The mean of the last `PROFILE_CYCLES` cycles of a seasonal component, by wall-clock
-    phase: MSTL works by position, so across a DST change its cycles are an hour off; grouping
-    by local phase puts each hour back in its place."""
-    if PROFILE_CYCLES * period < len(component):
-        component, phase = component[-PROFILE_CYCLES * period :], phase[-PROFILE_CYCLES * period :]
-    slots = np.mod(phase.astype(np.int64), period)
-    finite = np.isfinite(component)
-    sums = np.bincount(slots[finite], weights=component[finite], minlength=period)
-    counts = np.bincount(slots[finite], minlength=period)
-    profile = np.divide(sums, counts, out=np.zeros(period), where=counts > 0)
-    return tuple(float(v) for v in profile)
 
 
 def _seasonal_at(seasonal: tuple[SeasonalProfile, ...], k: np.ndarray) -> np.ndarray:

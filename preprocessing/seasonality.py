@@ -3,9 +3,9 @@
 Input to every function here must be finite: NaN would silently poison STL's loess fits, so
 `decompose` refuses it with a ValueError and the caller fills short gaps first (`regularise`).
 
-Phase convention: index 0 of the array passed in has phase 0, so the step right after a series
-of length N has phase `N % period` (`next_phase`). A forecast made in the deseasonalised space
-gets its seasonal parts back with `continue_seasonal(profile, period, next_phase(N, period), h)`.
+Phase convention: index 0 of the array passed in has phase 0 for detection and decomposition;
+`seasonal_profile` takes the phases explicitly (the pipeline's are wall-clock phases), and the
+pipeline continues a profile by the phase of each forecast step.
 
 Period fit rule (shared by detection and decomposition, and the one MSTL applies itself): a
 period is usable only if the series holds *more than two* full cycles (N > 2 * period); with
@@ -263,33 +263,21 @@ def decompose(
 
 
 def seasonal_profile(
-    component: np.ndarray, period: int, cycles: int = PROFILE_CYCLES
+    component: np.ndarray, phases: np.ndarray, period: int, cycles: int = PROFILE_CYCLES
 ) -> np.ndarray:
-    """Mean value per phase over the last `cycles` whole cycles (fewer if that is all there is).
+    """Mean value per phase over the last `cycles` cycles of a seasonal component.
 
-    (N,) -> (period,); entry k is phase k in the convention above. Averaging a few recent
-    cycles rather than taking the last one keeps one odd day from being repeated forever, and
-    rather than all of them lets a slowly changing shape (STL lets it change) be followed.
+    (N,), (N,) -> (period,): entry j averages the values whose phase is j mod `period`. The
+    phases are the caller's: the pipeline passes wall-clock phases, so a DST change, where MSTL
+    (which works by position) sees the plant's hours move, does not smear the shape. Averaging
+    a few recent cycles rather than taking the last one keeps one odd day from being repeated
+    forever, and rather than all of them lets a slowly changing shape be followed.
     """
     c = _finite_1d(component)
-    if period < 1 or len(c) < period:
+    if period < 1 or len(c) < period or len(phases) != len(c):
         raise ValueError(f"component of length {len(c)} holds no full cycle of period {period}")
-    k = min(cycles, len(c) // period) * period
-    return _phase_means(c[len(c) - k :], period, origin=len(c) - k)
-
-
-def next_phase(n: int, period: int) -> int:
-    """Phase of the step right after a series of length n."""
-    return n % period
-
-
-def continue_seasonal(
-    profile: np.ndarray, period: int, start_phase: int, horizon: int
-) -> np.ndarray:
-    """Repeat `profile` by phase for `horizon` steps from `start_phase`: (period,) -> (H,)."""
-    prof = np.asarray(profile, dtype=float)
-    if prof.shape != (period,):
-        raise ValueError(f"profile must have shape ({period},), got {prof.shape}")
-    if horizon < 0:
-        raise ValueError(f"horizon must be >= 0, got {horizon}")
-    return prof[(start_phase + np.arange(horizon)) % period]
+    keep = min(len(c), cycles * period)
+    slots = np.mod(np.asarray(phases[-keep:], dtype=np.int64), period)
+    sums = np.bincount(slots, weights=c[-keep:], minlength=period)
+    counts = np.bincount(slots, minlength=period)
+    return np.divide(sums, counts, out=np.zeros(period), where=counts > 0)

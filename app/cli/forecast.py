@@ -13,7 +13,8 @@ from pathlib import Path
 
 from app.cli.common import load_csv
 from app.errors import UsageError
-from model.line_model import FittedLineModel, LineForecast
+from model.forecasts import LineForecast
+from model.line_model import FittedLineModel
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

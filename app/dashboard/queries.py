@@ -129,6 +129,13 @@ class SeriesPage:
     versions: list[ModelVersion]
 
     @property
+    def chosen_version(self) -> ModelVersion | None:
+        """The version whose candidate table the page shows: the active one, else the newest
+        with a table (versions stored before tables were kept have none)."""
+        ordered = sorted(self.versions, key=lambda version: version.status != "active")
+        return next((version for version in ordered if version.selection), None)
+
+    @property
     def arrived(self) -> list[ForecastVsActualRow]:
         """The forecast's steps whose actual reading has arrived."""
         return [step for step in self.forecast if step.actual is not None]

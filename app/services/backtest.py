@@ -10,9 +10,9 @@ chose by.
 
 The model in service may have trained on the gate's stretch (it was trained when those rows
 were already stored): that can only flatter the incumbent, the safe direction for a gate that
-decides whether to replace it. A first model that fails is replaced by the candidate's
-fallback (its best baseline), or by repeat-last if nothing beats it, so a series that was
-trained always has a model that serves.
+decides whether to replace it. A first model whose chosen candidate fails is served by the
+best of its other candidates on the gate, or by repeat-last if nothing beats it, so a series
+that was trained always has a model that serves.
 """
 
 from __future__ import annotations
@@ -58,8 +58,9 @@ class GateScore:
 
 @dataclass(frozen=True)
 class GateScores:
-    """Errors of the candidate, its fallback, repeat-last and the active model, on the same
-    origins and steps; `coverage` is the share of the candidate's readings inside its band."""
+    """Errors on the same origins and steps of the candidate's serving member, repeat-last,
+    the best of the candidate's other members (`fallback`) and the active model; `coverage`
+    is the share of the readings inside the serving member's band."""
 
     origins: int
     steps: int
@@ -75,8 +76,8 @@ class GateScores:
 
 @dataclass(frozen=True)
 class GateDecision:
-    """`serve`: the member the stored version serves (the candidate's choice, or a fallback
-    for a first model); `promote`: whether it becomes the active version."""
+    """`serve`: the member the stored version serves (the candidate's choice, or another of its
+    members for a first model); `promote`: whether it becomes the active version."""
 
     promote: bool
     serve: str
@@ -89,44 +90,47 @@ def score_for_gate(
     frame: pd.DataFrame,
     origins: Sequence[pd.Timestamp],
 ) -> GateScores:
-    """Score every model on the origins all of them can forecast (ValueError if none)."""
-    models = {"candidate": candidate, "naive": candidate.with_serving("repeat-last")}
-    if candidate.fallback != candidate.serving:
-        models["fallback"] = candidate.with_serving(candidate.fallback)
+    """Score every model on the origins all of them can forecast (ValueError if none).
+
+    Every member of the candidate is scored, batched over the origins: the chosen one, and
+    the others in case a first model needs another to serve."""
+    forecasts = candidate.forecast_members(frame, origins)
     if active is not None:
-        models["active"] = active
-    forecasts = {name: model.forecast_many(frame, origins) for name, model in models.items()}
+        forecasts["active"] = active.forecast_many(frame, origins)
     usable = np.logical_and.reduce([f.usable for f in forecasts.values()])
     if not usable.any():
         raise ValueError(
             f"none of the {len(origins)} backtest origins has enough data before it for the "
             "models to forecast"
         )
-    steps = min(model.horizon for model in models.values())
+    steps = min(candidate.horizon, active.horizon) if active is not None else candidate.horizon
     actual = frame["value"]
-    scored = {name: f.scored(actual) for name, f in forecasts.items()}
-    kept = set(forecasts["candidate"].origins[usable])
+    kept = set(forecasts[candidate.serving].origins[usable])
 
-    def score(name: str) -> GateScore:
-        rows = scored[name]
-        rows = rows.loc[rows["origin"].isin(kept) & (rows["step"] <= steps)]
-        if rows.empty:
+    def rows(name: str) -> pd.DataFrame:
+        scored = forecasts[name].scored(actual)
+        scored = scored.loc[scored["origin"].isin(kept) & (scored["step"] <= steps)]
+        if scored.empty:
             raise ValueError("no readings after the backtest origins to compare forecasts with")
-        error = rows["median"].to_numpy() - rows["actual"].to_numpy()
-        return GateScore(
-            models[name].serving, float(np.mean(error**2)), float(np.mean(np.abs(error)))
-        )
+        return scored
 
-    rows = scored["candidate"]
-    rows = rows.loc[rows["origin"].isin(kept) & (rows["step"] <= steps)]
-    inside = (rows["actual"] >= rows["lower"]) & (rows["actual"] <= rows["upper"])
+    def score(name: str, label: str | None = None) -> GateScore:
+        scored = rows(name)
+        error = scored["median"].to_numpy() - scored["actual"].to_numpy()
+        return GateScore(label or name, float(np.mean(error**2)), float(np.mean(np.abs(error))))
+
+    others = [
+        score(name) for name in candidate.members if name not in (candidate.serving, "repeat-last")
+    ]
+    served = rows(candidate.serving)
+    inside = (served["actual"] >= served["lower"]) & (served["actual"] <= served["upper"])
     return GateScores(
         origins=int(usable.sum()),
         steps=steps,
-        candidate=score("candidate"),
-        naive=score("naive"),
-        fallback=score("fallback") if "fallback" in models else None,
-        active=score("active") if active is not None else None,
+        candidate=score(candidate.serving),
+        naive=score("repeat-last"),
+        fallback=min(others, key=lambda s: s.mse) if others else None,
+        active=score("active", active.serving) if active is not None else None,
         coverage=float(inside.mean()),
     )
 
@@ -135,8 +139,8 @@ def judge(scores: GateScores, *, active_version: int | None, margin: float) -> G
     """Promote a candidate that beats repeat-last and, when a model is active, beats it by at
     least `margin` (a fraction of its error), so noise does not churn versions.
 
-    A first model that fails still leaves the series served: by the fallback if that beats
-    repeat-last, else by repeat-last itself, and the reason says so.
+    A first model that fails still leaves the series served: by the best of its other members
+    on the gate if that beats repeat-last, else by repeat-last itself, and the reason says so.
     """
     c, n, a = scores.candidate, scores.naive, scores.active
     if a is None:
@@ -156,7 +160,8 @@ def judge(scores: GateScores, *, active_version: int | None, margin: float) -> G
             return GateDecision(
                 True,
                 f.name,
-                f"first model: {failed}; serving its best baseline {f.name} (MSE {f.mse:.4g})",
+                f"first model: {failed}; serving {f.name}, the best of its other candidates "
+                f"here (MSE {f.mse:.4g})",
             )
         return GateDecision(True, n.name, f"first model: {failed}; serving repeat-last")
     if not c.mse < n.mse:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -298,9 +299,11 @@ def _train(
         verify_artifact(active)
         initial_weights = active.artifact
     # The candidate never sees the gate's stretch, so its backtest is out of sample.
+    started = time.perf_counter()
     fitted = LineModel(options.line_config(series)).fit(
         frame.loc[: origins[0]], on_progress=on_progress, initial_weights=initial_weights
     )
+    seconds = time.perf_counter() - started
     heartbeat.beat(progress=_TRAINING_SHARE, message="backtesting")
     warm_start = None
     if options.warm_start:
@@ -319,9 +322,8 @@ def _train(
         )
         # Intervals from the latest out-of-sample errors: the gate's (`model.intervals`).
         served = fitted.with_serving(decision.serve).recalibrate(frame, origins)
-        metrics = _metrics(
-            served, scores, decision, active, settings, warm_start, len(frame), origins
-        )
+        metrics = _metrics(served, scores, decision, active, settings, warm_start, origins)
+        metrics.update(train_seconds=round(seconds, 3), observations=len(frame))
         outcome = _Outcome(decision, scores, active)
         stored, active = _store(sessions, claim, series.id, served, options, outcome, metrics)
         if stored:
@@ -392,7 +394,6 @@ def _metrics(
     active: ModelVersion | None,
     settings: Settings,
     warm_start: str | None,
-    observations: int,
     origins: list[pd.Timestamp],
 ) -> dict[str, Any]:
     network = model.network
@@ -409,8 +410,6 @@ def _metrics(
             "best_epoch": report.best_epoch if report else None,
             "epochs": len(report.validation_loss) if report else None,
             "steps": report.steps if report else None,
-            "train_seconds": sum(row.train_seconds for row in model.selection.candidates),
-            "observations": observations,
             "context": model.context,
             "training_end": origins[0].isoformat(),
             "backtest_origins": scores.origins,

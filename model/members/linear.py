@@ -101,16 +101,15 @@ class LinearMember:
             },
             "pipeline": self.pipeline.to_json(with_report=False),
             "context": self.context,
-            "weights": self.weights.tolist(),
-        }, {}
+        }, {"weights": torch.from_numpy(self.weights)}
 
     @staticmethod
-    def from_document(document: dict[str, Any]) -> LinearMember:
+    def from_document(document: dict[str, Any], tensors: dict[str, torch.Tensor]) -> LinearMember:
         return LinearMember(
             Representation(**document["representation"]),
             Pipeline.from_json(document["pipeline"]),
             int(document["context"]),
-            np.asarray(document["weights"], dtype=float),
+            tensors["weights"].cpu().double().numpy(),
         )
 
 

@@ -21,14 +21,18 @@ def member_to_document(member: Member) -> tuple[dict[str, Any], dict[str, torch.
 
 
 def member_from_document(
-    document: dict[str, Any], tensors: dict[str, torch.Tensor], device: str = "cpu"
+    document: dict[str, Any],
+    tensors: dict[str, torch.Tensor],
+    device: str = "cpu",
+    others: dict[str, Member] | None = None,
 ) -> Member:
-    """The member `member_to_document` described; ValueError for an unknown kind."""
+    """The member `member_to_document` described; ValueError for an unknown kind. An ensemble
+    names its parts, which must be among `others` (the members stored beside it)."""
     kind = document.get("kind")
     if kind == "gru":
         return NetworkMember.from_document(document, tensors, device)
     if kind == "linear":
-        return LinearMember.from_document(document)
+        return LinearMember.from_document(document, tensors)
     if kind == "ets":
         return EtsMember.from_document(document)
     if kind == "seasonal-naive":
@@ -36,10 +40,9 @@ def member_from_document(
     if kind == "repeat-last":
         return RepeatLastMember.from_document(document)
     if kind == "ensemble":
-        parts = []
-        for index, part in enumerate(document["parts"]):
-            prefix = f"{index}."
-            own = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-            parts.append(member_from_document(part, own, device))
-        return EnsembleMember(tuple(parts))
+        others = others or {}
+        missing = [name for name in document["parts"] if name not in others]
+        if missing:
+            raise ValueError(f"ensemble part {missing[0]!r} is not stored with the model")
+        return EnsembleMember(tuple(others[name] for name in document["parts"]))
     raise ValueError(f"unknown model member kind {kind!r}")

@@ -1,5 +1,7 @@
 """The train and forecast commands end to end, on a simulated line written as CSV."""
 
+import contextlib
+import io
 import json
 from pathlib import Path
 
@@ -33,24 +35,32 @@ def line_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def model_file(line_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def trained(line_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The model file `train` wrote, and what it printed."""
     out = tmp_path_factory.mktemp("model") / "line.pt"
-    code = main(
-        [
-            "train",
-            "--csv",
-            str(line_csv),
-            "--column",
-            "throughput",
-            "--horizon",
-            "12",
-            "--out",
-            str(out),
-            *FAST,
-        ]
-    )
+    argv = ["train", "--csv", str(line_csv), "--column", "throughput", "--horizon", "12"]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main([*argv, "--out", str(out), *FAST])
     assert code == 0
-    return out
+    return out, printed.getvalue()
+
+
+@pytest.fixture(scope="module")
+def model_file(trained: tuple[Path, str]) -> Path:
+    return trained[0]
+
+
+def test_train_prints_the_candidate_table_and_the_choice(trained: tuple[Path, str]) -> None:
+    printed = trained[1]
+    assert "candidate" in printed and "status" in printed
+    for kind in ("gru:", "linear:", "ets:", "repeat-last"):
+        assert kind in printed
+    rows = [line for line in printed.splitlines() if line.endswith("  chosen")]
+    decision = next(line for line in printed.splitlines() if line.startswith("chosen "))
+    name = decision.removeprefix("chosen ").split(": ")[0]
+    assert len(rows) == 1 and rows[0].startswith(name)
+    assert printed.rstrip().endswith(f"saved {trained[0]}")
 
 
 def test_forecast_prints_json_with_ordered_quantiles(
@@ -107,6 +117,7 @@ def test_checkpoint_loads_with_weights_only_and_holds_versions(model_file: Path)
         (["--column", "nope"], "column 'nope' not in"),
         (["--horizon", "5000"], "too few"),
         (["--mode", "magic"], "unknown training mode 'magic'"),
+        (["--candidates", "gru,prophet"], "candidates must be some of gru, linear"),
     ],
 )
 def test_train_bad_input_is_one_line_and_exit_2(

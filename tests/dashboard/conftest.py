@@ -18,10 +18,12 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.db.json_values import json_safe
 from app.db.models import DriftMetric, Observation, Prediction, TrainingRun
 from app.services.forecasting import ModelCache, forecast_series
 from app.settings import Settings
 from app.simulator import LineConfig, simulate_line
+from model.line_model import FittedLineModel
 from tests.api import conftest as service
 from tests.factories import new_model_version, new_series, new_training_run, tiny_line_model
 
@@ -50,6 +52,8 @@ class Seeded:
     arrived: list[tuple[datetime, float]]
     drift_windows: int
     drift_metrics: int
+    candidates: int
+    serving: str
 
 
 @pytest.fixture
@@ -107,6 +111,7 @@ def seed_plant(session: Session, line: pd.DataFrame, artifact: bytes) -> Seeded:
         backtest_error=3.25,
         status_reason="backtest error 3.25 beats v1's 4.1",
         promoted_at=stamps[cut].to_pydatetime(),
+        selection=json_safe(FittedLineModel.from_bytes(artifact).describe()),
     )
     session.add_all([retired, active])
     session.commit()
@@ -152,6 +157,8 @@ def seed_plant(session: Session, line: pd.DataFrame, artifact: bytes) -> Seeded:
         arrived=[(ts.to_pydatetime(), float(value)) for ts, value in later["value"].items()],
         drift_windows=windows,
         drift_metrics=4,
+        candidates=len(active.selection["selection"]["candidates"]),
+        serving=active.selection["serving"],
     )
 
 

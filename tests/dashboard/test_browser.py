@@ -163,6 +163,10 @@ def test_series_page_charts_have_the_data(
     assert page.locator("#runs tbody tr").count() == 3
     assert page.locator("#versions tbody tr").count() == 2
     assert page.locator("#versions tr.current .badge").inner_text() == "active"
+    # The candidate table behind the active version, its serving row marked.
+    candidates = page.locator("#candidates tbody tr")
+    assert candidates.count() == seeded.candidates
+    assert page.locator("#candidates tr.current td").first.inner_text() == seeded.serving
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "series.png", full_page=True)

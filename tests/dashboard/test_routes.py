@@ -194,6 +194,9 @@ def test_the_series_page_draws_history_forecast_and_drift(
     assert 'drift <span class="badge badge-alert">alert</span>' in html
     assert "validation loss diverged" in html
     assert "backtest error 3.25 beats v1" in html
+    section = html[html.index('id="candidates"') :]
+    assert f"v2 serves <strong>{seeded.serving}</strong>" in section
+    assert section.count("<tr") == seeded.candidates + 1  # and the header row
     assert f"actuals arrived for <strong>{ARRIVED}</strong>" in html
 
 

@@ -7,7 +7,7 @@ import pytest
 from app.simulator import KNOWN_COVARIATES, LineConfig, simulate_line
 from model.config import LineModelConfig
 from model.line_model import FittedLineModel, LineModel
-from model.selection import TIE
+from model.scoreboard import TIE
 from preprocessing.pipeline import PreprocessingError
 
 HORIZON = 12
@@ -50,7 +50,12 @@ def test_the_candidate_table_holds_every_kind_and_the_choice(fitted: FittedLineM
     chosen = [row for row in table if row.status == "chosen"]
     assert [row.name for row in chosen] == [fitted.selection.chosen] == [fitted.serving]
     best = min(row.mse for row in table if row.status != "screened")
-    assert chosen[0].mse <= best * (1 + TIE)
+    # The lowest validation error (up to a tie), or the mean of the three best, which serves
+    # unless a single candidate beats it clearly, and the reason then says so.
+    combination = chosen[0].kind == "ensemble" and "the combination serves" in (
+        fitted.selection.reason
+    )
+    assert chosen[0].mse <= best * (1 + TIE) or combination
     assert fitted.fallback in fitted.members and "repeat-last" in fitted.members
     assert fitted.selection.validation_origins >= 64
 

@@ -40,7 +40,10 @@ def test_a_strong_daily_cycle_is_forecast_with_the_seasonal_profiles() -> None:
     noise = np.convolve(rng.normal(0, 1, len(hours)), np.ones(3) / 3, mode="same")
     model = LineModel(_config(context=12), device="cpu").fit(_hourly(100 + cycle + noise))
     chosen = model.selection.score(model.selection.chosen)
-    assert chosen.representation.startswith("seasonal+"), model.selection.candidates
+    member = model.members[chosen.name]
+    for part in getattr(member, "parts", (member,)):  # an ensemble: each of its parts
+        seasonal = part.kind == "seasonal-naive" or part.representation.seasonal
+        assert seasonal, model.selection.candidates
     plain = [
         row
         for row in model.selection.candidates

@@ -14,10 +14,8 @@ import pytest
 
 from preprocessing.seasonality import (
     DetectedPeriod,
-    continue_seasonal,
     decompose,
     detect_periods,
-    next_phase,
     seasonal_profile,
 )
 from tests.shared_data import shared_data
@@ -113,21 +111,20 @@ def test_two_sines_continued_by_phase_match_the_future() -> None:
     n, horizon = 24 * 7 * 8 + 5, 48  # +5: the forecast does not start at phase 0
     _, day, week = _truth(n)
     d = decompose(day + week, [24, 168])
-    future = sum(
-        continue_seasonal(seasonal_profile(d.seasonal[p], p), p, next_phase(n, p), horizon)
-        for p in d.periods
-    )
+    ahead = np.arange(n, n + horizon)
+    future = sum(seasonal_profile(d.seasonal[p], np.arange(n), p)[ahead % p] for p in d.periods)
     _, f_day, f_week = _truth(horizon, start=n)
     np.testing.assert_allclose(future, f_day + f_week, atol=0.05)
 
 
-def test_profile_and_continuation_shapes() -> None:
+def test_a_profile_is_the_mean_by_the_given_phase() -> None:
     c = np.tile(np.arange(5.0), 7)[2:]  # c[i] = (i + 2) % 5
-    prof = seasonal_profile(c, 5)
+    prof = seasonal_profile(c, np.arange(len(c)), 5)
     np.testing.assert_allclose(prof, [2.0, 3.0, 4.0, 0.0, 1.0])  # phase k holds (k + 2) % 5
-    np.testing.assert_allclose(continue_seasonal(prof, 5, 3, 7), prof[[3, 4, 0, 1, 2, 3, 4]])
+    # Phases one step later (an hour of summer time) move the shape with them.
+    np.testing.assert_allclose(seasonal_profile(c, np.arange(len(c)) + 1, 5), np.roll(prof, 1))
     with pytest.raises(ValueError):
-        continue_seasonal(prof, 6, 0, 3)
+        seasonal_profile(c[:3], np.arange(3), 5)
 
 
 def test_long_series_is_fitted_on_the_tail_and_noted() -> None:

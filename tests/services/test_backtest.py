@@ -106,12 +106,12 @@ def test_the_gate_needs_repeat_last_beaten_and_the_active_beaten_by_the_margin(
     assert decision.serve == "gru:level"
 
 
-def test_a_first_model_that_fails_is_replaced_by_its_fallback_or_repeat_last() -> None:
+def test_a_first_model_that_fails_is_replaced_by_another_member_or_repeat_last() -> None:
     decision = judge(_scores(5.0, None, fallback=3.5), active_version=None, margin=0.02)
     assert decision.promote and decision.serve == "linear:level"
     assert decision.reason == (
         "first model: gru:level backtest MSE 5 does not beat repeating the last value (4); "
-        "serving its best baseline linear:level (MSE 3.5)"
+        "serving linear:level, the best of its other candidates here (MSE 3.5)"
     )
     decision = judge(_scores(5.0, None, fallback=4.5), active_version=None, margin=0.02)
     assert decision.promote and decision.serve == "repeat-last"
