@@ -34,6 +34,8 @@ from model.members.base import (
 )
 from preprocessing.pipeline import Pipeline
 
+# Readings a context's start is estimated from (see `_initial_states`).
+START_POINTS = 10
 # The most recent training points the parameters are estimated on: the likelihood surface of
 # three parameters is settled long before, and the fit time grows with the points.
 MAX_FIT_POINTS = 20_000
@@ -93,8 +95,7 @@ class EtsMember:
         positions = np.asarray(positions)
         z = transformed(self.pipeline, inputs)
         window = inputs.window(z, positions, self.context)  # (n, L)
-        level = _first_finite(window)
-        trend = np.zeros_like(level)
+        level, trend = _initial_states(window, self.damped)
         for column in window.T:
             expected = level + self.phi * trend
             error = np.where(np.isfinite(column), column - expected, 0.0)
@@ -130,9 +131,22 @@ class EtsMember:
         )
 
 
-def _first_finite(window: np.ndarray) -> np.ndarray:
-    """(n,) each row's first finite value (0, the pipeline's expectation, if none)."""
-    finite = np.isfinite(window)
-    first = np.argmax(finite, axis=1)
-    values = window[np.arange(len(window)), first]
-    return np.where(finite.any(axis=1), values, 0.0)
+def _initial_states(window: np.ndarray, trend: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(n,), (n,): level and trend before each context's first value, from a straight line
+    through its first `START_POINTS` readings (Hyndman et al.'s heuristic start; flat without a
+    trend). Starting the trend at zero instead, a 48-step context is too short for a small β to
+    build it up, and the damped model forecast no trend at all on a cooling pump."""
+    head = window[:, :START_POINTS]
+    finite = np.isfinite(head)
+    count = finite.sum(axis=1)
+    t = np.broadcast_to(np.arange(head.shape[1], dtype=float), head.shape)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t_mean = np.where(finite, t, 0.0).sum(axis=1) / count
+        x_mean = np.where(finite, head, 0.0).sum(axis=1) / count
+        dt = np.where(finite, t - t_mean[:, None], 0.0)
+        dx = np.where(finite, head - x_mean[:, None], 0.0)
+        slope = (dt * dx).sum(axis=1) / (dt**2).sum(axis=1)
+    slope = np.where(np.isfinite(slope) & trend, slope, 0.0)
+    x_mean = np.where(count > 0, x_mean, 0.0)  # no reading: the pipeline's expectation, 0
+    t_mean = np.where(count > 0, t_mean, 0.0)
+    return x_mean - slope * (t_mean + 1.0), slope
