@@ -254,21 +254,3 @@ class Training:
         return estimate_loss(
             self.network, self.maker, self.validation_starts, self.device, self.quantiles
         )
-
-
-def train(
-    network: ForecastNetwork,
-    maker: WindowMaker,
-    train_starts: np.ndarray,
-    validation_starts: np.ndarray,
-    config: TrainConfig,
-    device: torch.device,
-    progress: bool = False,
-    on_epoch: Callable[[int, int, float], None] | None = None,
-) -> TrainReport:
-    """Train in place for the whole budget, keep the best validation epoch's weights, report."""
-    training = Training(
-        network, maker, train_starts, validation_starts, config, device, progress=progress
-    )
-    training.run(config.max_epochs, on_epoch=on_epoch)
-    return training.finish()

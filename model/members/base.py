@@ -86,6 +86,20 @@ class Representation:
         """A differenced series forecasts changes from zero; anything else from the last level."""
         return "zero" if self.trend == "difference" else "last"
 
+    def document(self, pipeline: Pipeline) -> dict[str, Any]:
+        """This representation and its fitted pipeline, for a member's stored document."""
+        return {
+            "representation": {"seasonal": self.seasonal, "trend": self.trend},
+            "pipeline": pipeline.to_json(with_report=False),
+        }
+
+    @staticmethod
+    def read(document: dict[str, Any]) -> tuple[Representation, Pipeline]:
+        """The representation and pipeline `document` stored."""
+        return Representation(**document["representation"]), Pipeline.from_json(
+            document["pipeline"]
+        )
+
     def fit(self, pipeline: Pipeline, inputs: SeriesInputs, rows: int) -> Pipeline:
         """The line's pipeline with these parts, fitted on the first `rows` readings."""
         return pipeline.variant(

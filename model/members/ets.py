@@ -108,11 +108,7 @@ class EtsMember:
 
     def to_document(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         return {
-            "representation": {
-                "seasonal": self.representation.seasonal,
-                "trend": self.representation.trend,
-            },
-            "pipeline": self.pipeline.to_json(with_report=False),
+            **self.representation.document(self.pipeline),
             "context": self.context,
             "horizon": self.horizon,
             "alpha": self.alpha,
@@ -124,11 +120,7 @@ class EtsMember:
     @staticmethod
     def from_document(document: dict[str, Any]) -> EtsMember:
         fields = {k: document[k] for k in ("context", "horizon", "alpha", "beta", "phi", "damped")}
-        return EtsMember(
-            Representation(**document["representation"]),
-            Pipeline.from_json(document["pipeline"]),
-            **fields,
-        )
+        return EtsMember(*Representation.read(document), **fields)
 
 
 def _initial_states(window: np.ndarray, trend: bool) -> tuple[np.ndarray, np.ndarray]:

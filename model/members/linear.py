@@ -94,20 +94,13 @@ class LinearMember:
         return MemberForecast(values)
 
     def to_document(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-        return {
-            "representation": {
-                "seasonal": self.representation.seasonal,
-                "trend": self.representation.trend,
-            },
-            "pipeline": self.pipeline.to_json(with_report=False),
-            "context": self.context,
-        }, {"weights": torch.from_numpy(self.weights)}
+        document = {**self.representation.document(self.pipeline), "context": self.context}
+        return document, {"weights": torch.from_numpy(self.weights)}
 
     @staticmethod
     def from_document(document: dict[str, Any], tensors: dict[str, torch.Tensor]) -> LinearMember:
         return LinearMember(
-            Representation(**document["representation"]),
-            Pipeline.from_json(document["pipeline"]),
+            *Representation.read(document),
             int(document["context"]),
             tensors["weights"].cpu().double().numpy(),
         )

@@ -55,22 +55,14 @@ class NetworkMember:
 
     def to_document(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         document, state = self.forecaster.to_document()
-        return {
-            "representation": {
-                "seasonal": self.representation.seasonal,
-                "trend": self.representation.trend,
-            },
-            "pipeline": self.pipeline.to_json(with_report=False),
-            "forecaster": document,
-        }, state
+        return {**self.representation.document(self.pipeline), "forecaster": document}, state
 
     @staticmethod
     def from_document(
         document: dict[str, Any], tensors: dict[str, torch.Tensor], device: str
     ) -> NetworkMember:
         return NetworkMember(
-            Representation(**document["representation"]),
-            Pipeline.from_json(document["pipeline"]),
+            *Representation.read(document),
             Forecaster.from_document(document["forecaster"], tensors, device),
         )
 
