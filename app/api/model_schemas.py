@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.api.schemas import ObservationIn
 from app.db.models import RunStatus, RunTrigger, VersionStatus
 from app.services.training import TrainingOptions
+from app.stamps import Stamp
 
 _FORBID = ConfigDict(extra="forbid")
 
@@ -152,8 +153,8 @@ class AnalysisRequest(BaseModel):
 
     model_config = _FORBID
 
-    start: datetime | None = None
-    end: datetime | None = None
+    start: Stamp | None = None
+    end: Stamp | None = None
 
 
 class AnalysisPublic(BaseModel):

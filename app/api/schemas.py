@@ -9,7 +9,7 @@ with the field's location.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Annotated, Any
 from zoneinfo import available_timezones
@@ -27,6 +27,7 @@ from pydantic import (
     field_validator,
 )
 
+from app.stamps import Stamp
 from preprocessing.regularise import freq_alias
 
 _NAME_CHARACTERS = re.compile(r"[A-Za-z0-9 ._:/-]+")
@@ -170,22 +171,16 @@ class SeriesList(BaseModel):
 
 
 class ObservationIn(BaseModel):
-    """One reading. `ts` must carry its offset (it is stored in UTC); `value` must be finite."""
+    """One reading. `ts` must carry its offset and lie in the service's stamp domain
+    (`app.stamps`: 1970 up to 2200, stored in UTC); `value` must be finite."""
 
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"ts": _TS_EXAMPLE, "value": 1180.5}]}
     )
 
-    ts: datetime
+    ts: Stamp
     # Strict: true, "12" or null as a reading is a client bug to report, not to coerce.
     value: float = Field(strict=True, allow_inf_nan=False)
-
-    @field_validator("ts")
-    @classmethod
-    def _aware_utc(cls, ts: datetime) -> datetime:
-        if ts.tzinfo is None or ts.utcoffset() is None:
-            raise ValueError("timestamp has no timezone: add Z or an offset such as +01:00")
-        return ts.astimezone(UTC)
 
 
 class ObservationsIn(BaseModel):
@@ -218,6 +213,14 @@ class IngestResult(BaseModel):
     inserted: int
     updated: int
     unchanged: int
+
+
+class ObservationsDeleted(BaseModel):
+    """What a repair removed."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"deleted": 1}]})
+
+    deleted: int
 
 
 class ObservationPublic(BaseModel):

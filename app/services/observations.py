@@ -15,14 +15,15 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import Boolean, literal_column, select
+from sqlalchemy import Boolean, delete, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from app.db.models import Observation, utcnow
+from app.stamps import checked_stamp
 
 MAX_REPORTED_PROBLEMS = 20
 # Rows per INSERT: 4 parameters a row stays under PostgreSQL's 65,535 and SQLite's 32,766.
@@ -177,6 +178,28 @@ def observations_page(
     return rows[:limit], len(rows) > limit
 
 
+def delete_observations(
+    *, session: Session, series_id: int, start: datetime | None, end: datetime | None
+) -> int:
+    """Delete the readings with start <= ts < end (a missing bound is open) in one
+    transaction; how many. Either bound may lie outside the stamp domain: this is how a series
+    poisoned by a stamp stored before the domain was enforced is repaired."""
+    if start is None and end is None:
+        raise ValueError("give start, end or both: deleting every reading takes archiving")
+    query = delete(Observation).where(Observation.series_id == series_id)
+    if start is not None:
+        query = query.where(Observation.ts >= start)
+    if end is not None:
+        query = query.where(Observation.ts < end)
+    try:
+        deleted = session.execute(query).rowcount
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return int(deleted)
+
+
 def _columns(header: list[str] | None) -> tuple[int, int]:
     if header is None:
         raise IngestError("the file is empty: expected a header line `timestamp,value`")
@@ -190,14 +213,9 @@ def _columns(header: list[str] | None) -> tuple[int, int]:
 
 def _parse_ts(text: str) -> datetime:
     try:
-        ts = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ValueError(f"timestamp {_shown(text)} is not an ISO 8601 date and time") from None
-    if ts.tzinfo is None or ts.utcoffset() is None:
-        raise ValueError(
-            f"timestamp {_shown(text)} has no timezone: add Z or an offset such as +01:00"
-        )
-    return ts.astimezone(UTC)
+        return checked_stamp(text)
+    except ValueError as error:
+        raise ValueError(f"timestamp {error}") from None
 
 
 def _parse_value(text: str) -> float:

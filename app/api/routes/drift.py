@@ -12,7 +12,6 @@ from collections import Counter
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
-from pydantic import AwareDatetime
 
 from app.api.deps import (
     AdminKey,
@@ -35,6 +34,7 @@ from app.api.drift_schemas import (
 from app.api.schemas import ErrorBody
 from app.db.models import DriftKind, utcnow
 from app.services.drift import drift_rows, drift_summary, run_drift_all
+from app.stamps import Stamp
 
 router = APIRouter(tags=["drift"])
 
@@ -44,10 +44,8 @@ def read_drift(
     _key: ReadKey,
     series: SeriesDep,
     session: SessionDep,
-    start: Annotated[
-        AwareDatetime | None, Query(description="windows ending at or after this")
-    ] = None,
-    end: Annotated[AwareDatetime | None, Query(description="windows ending before this")] = None,
+    start: Annotated[Stamp | None, Query(description="windows ending at or after this")] = None,
+    end: Annotated[Stamp | None, Query(description="windows ending before this")] = None,
     kind: DriftKind | None = None,
     metric: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1_000,

@@ -1,9 +1,11 @@
-"""`/v1/series/{series_id}/observations`: upload readings (JSON or CSV) and page through them.
+"""`/v1/series/{series_id}/observations`: upload readings (JSON or CSV), page through them,
+and delete a stretch of them to repair a series (role admin).
 
 Uploads are all or nothing (see `app.services.observations`): a 422 for bad rows lists them
 under `rejected`, numbered by item index (0-based) for JSON and by file line (the header is
 row 1) for CSV, and stores none of the batch. A stored upload that brings the actuals of stored
-forecasts has their performance drift judged right away (`app.services.drift`).
+forecasts has their performance drift judged right away (`app.services.drift`). Every stamp,
+in a body, a file or a query, must lie in the service's domain (`app.stamps`).
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile, status
-from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
 from app.api.deps import (
     ActiveSeriesDep,
+    AdminKey,
     ReadKey,
     SeriesDep,
     SessionDep,
@@ -31,17 +33,20 @@ from app.api.schemas import (
     IngestResult,
     ObservationPage,
     ObservationPublic,
+    ObservationsDeleted,
     ObservationsIn,
     RejectedRowsBody,
 )
 from app.services.drift import drift_after_ingest
 from app.services.observations import (
     Reading,
+    delete_observations,
     ingest_observations,
     observations_page,
     parse_csv,
 )
 from app.settings import Settings
+from app.stamps import AnyStamp, Stamp
 
 router = APIRouter(prefix="/v1/series/{series_id}/observations", tags=["observations"])
 
@@ -86,8 +91,8 @@ def read(
     _key: ReadKey,
     series: SeriesDep,
     session: SessionDep,
-    start: Annotated[AwareDatetime | None, Query(description="first stamp, inclusive")] = None,
-    end: Annotated[AwareDatetime | None, Query(description="last stamp, exclusive")] = None,
+    start: Annotated[Stamp | None, Query(description="first stamp, inclusive")] = None,
+    end: Annotated[Stamp | None, Query(description="last stamp, exclusive")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1_000,
     cursor: Annotated[str | None, Query(max_length=100)] = None,
 ) -> ObservationPage:
@@ -106,6 +111,31 @@ def read(
         items=[ObservationPublic.model_validate(row) for row in rows],
         next_cursor=_encode_cursor(rows[-1].ts) if more else None,
     )
+
+
+@router.delete(
+    "",
+    responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+)
+def remove(
+    _key: AdminKey,
+    series: SeriesDep,
+    session: SessionDep,
+    start: Annotated[AnyStamp | None, Query(description="first stamp, inclusive")] = None,
+    end: Annotated[AnyStamp | None, Query(description="last stamp, exclusive")] = None,
+) -> ObservationsDeleted:
+    """Delete the readings with start <= ts < end, to repair a series (key role admin).
+
+    One transaction; the answer counts them. The bounds may lie outside the stamps uploads
+    take, so a stamp stored before that rule can be removed; at least one must be given.
+    """
+    if start is not None and end is not None and start >= end:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "start must be before end")
+    try:
+        deleted = delete_observations(session=session, series_id=series.id, start=start, end=end)
+    except ValueError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
+    return ObservationsDeleted(deleted=deleted)
 
 
 def _store(

@@ -42,5 +42,8 @@ def test_constant_and_empty_series_are_refused(
         json={"start": "2026-01-02T00:00:00Z", "end": "2026-01-02T05:00:00Z"},
     )
     assert window.status_code == 422 and "readings" in window.json()["detail"]
+    # A naive bound once reached the database as a comparison and answered 500 (issue 10).
+    naive = writer.post(f"/v1/series/{flat}/analysis", json={"start": "2026-01-02T00:00:00"})
+    assert naive.status_code == 422 and "has no timezone" in naive.json()["detail"]
     with db() as session:
         assert session.scalar(select(func.count()).select_from(AnalysisReport)) == 0

@@ -9,10 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.engine import make_engine, session_factory
 from app.db.migrate import upgrade
-from app.db.models import Series
+from app.db.models import Observation, Series
 from app.services.observations import IngestCounts, Reading, ingest_observations
 from tests.api.conftest import MAX_INGEST_ROWS, MAX_REQUEST_BYTES, Snapshot
 
@@ -133,15 +134,20 @@ GOOD = {"ts": "2026-01-05T10:00:00Z", "value": 1.0}
     [
         ([GOOD, {"ts": "2026-01-05T11:00:00Z", "value": "NaN"}], "items.1.value", "valid number"),
         ([{"ts": "2026-01-05T11:00:00Z", "value": "inf"}], "items.0.value", "valid number"),
-        ([{"ts": "yesterday", "value": 1.0}], "items.0.ts", "valid datetime"),
-        ([{"ts": "2026-13-01T00:00:00Z", "value": 1.0}], "items.0.ts", "valid datetime"),
+        ([{"ts": "yesterday", "value": 1.0}], "items.0.ts", "is not an ISO 8601 date and time"),
+        ([{"ts": "2026-13-01T00:00:00Z", "value": 1.0}], "items.0.ts", "is not an ISO 8601"),
         ([GOOD, {"ts": "2026-01-05T11:00:00", "value": 1.0}], "items.1.ts", "has no timezone"),
         ([{"ts": "2026-01-05", "value": 1.0}], "items.0.ts", "has no timezone"),
         ([{"ts": "2026-01-05T11:00:00Z", "value": True}], "items.0.value", "valid number"),
         ([{"ts": "2026-01-05T11:00:00Z", "value": "12"}], "items.0.value", "valid number"),
         ([{"ts": "2026-01-05T11:00:00Z", "value": None}], "items.0.value", "valid number"),
         ([{"ts": "2026-01-05T11:00:00Z"}], "items.0.value", "Field required"),
-        ([{"ts": 1.5e300, "value": 1.0}], "items.0.ts", "datetime"),
+        ([{"ts": 1.5e300, "value": 1.0}], "items.0.ts", "is not a timestamp"),
+        # Stamps outside 1970..2200 once poisoned a series for good (issue 10).
+        ([{"ts": "2426-01-01T00:00:00Z", "value": 1.0}], "items.0.ts", "outside the stamps"),
+        ([{"ts": "1600-01-01T00:00:00Z", "value": 1.0}], "items.0.ts", "outside the stamps"),
+        ([{"ts": 99999999999, "value": 1.0}], "items.0.ts", "is not a timestamp"),
+        ([{"ts": "0001-01-01T00:00:00+01:00", "value": 1.0}], "items.0.ts", "outside the stamps"),
         ([{**GOOD, "unit": "kg"}], "items.0.unit", "Extra inputs are not permitted"),
         ("not a list", "items", "valid list"),
     ],
@@ -239,6 +245,13 @@ def test_duplicate_stamps_in_one_batch_are_422_naming_them(
             [(2, "timestamp '2026-01-05T10:00:00' has no timezone: add Z or an offset")],
         ),
         (
+            "timestamp,value\n2426-01-01T00:00:00Z,1\n0001-01-01T00:00:00+01:00,2\n",
+            [
+                (2, "timestamp '2426-01-01T00:00:00Z' is outside the stamps this service takes"),
+                (3, "timestamp '0001-01-01T00:00:00+01:00' is outside the stamps"),
+            ],
+        ),
+        (
             "timestamp,value\n2026-01-05T10:00:00Z,1,extra\n2026-01-05T11:00:00Z\n",
             [(2, "expected 2 fields, got 3"), (3, "expected 2 fields, got 1")],
         ),
@@ -256,6 +269,7 @@ def test_duplicate_stamps_in_one_batch_are_422_naming_them(
         "decimal-comma",
         "bad-stamp",
         "naive",
+        "out-of-domain",
         "fields",
         "duplicate",
     ],
@@ -459,7 +473,10 @@ def test_start_is_inclusive_and_end_exclusive(
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"start": "2026-01-05T00:00:00"}, "query.start: Input should have timezone info"),
+        ({"start": "2026-01-05T00:00:00"}, "query.start: '2026-01-05T00:00:00' has no timezone"),
+        # A number is not a date, and a stamp outside the domain is named (issue 10).
+        ({"start": "0.5"}, "query.start: '0.5' is not an ISO 8601 date and time"),
+        ({"end": "2426-01-01T00:00:00Z"}, "query.end: '2426-01-01T00:00:00Z' is outside"),
         ({"end": "soon"}, "query.end: "),
         (
             {"start": "2026-01-05T05:00:00Z", "end": "2026-01-05T05:00:00Z"},
@@ -503,3 +520,31 @@ def test_sqlite_counts_the_same_without_xmax(tmp_path: Path) -> None:
             assert ingest({1: 2.0, 2: 30.0, 3: 4.0}) == IngestCounts(1, 1, 1)
     finally:
         engine.dispose()
+
+
+def test_a_poisoned_series_is_repaired_by_deleting_the_stamp(
+    writer: httpx.Client,
+    admin: httpx.Client,
+    reader: httpx.Client,
+    series_id: int,
+    db: sessionmaker[Session],
+) -> None:
+    """A stamp of 2426 stored before uploads refused it made every analysis fail; an admin
+    deletes it (bounds outside the domain are allowed for that) and the series works again."""
+    for first in (0, 36):  # uploads take at most 50 rows here
+        readings = hours(36, first=first, value=lambda h: h % 24 + 0.3 * ((h * 7) % 5))
+        assert upload_json(writer, series_id, readings).status_code == 200
+    with db() as session:
+        session.add(Observation(series_id=series_id, ts=datetime(2426, 1, 1, tzinfo=UTC), value=1))
+        session.commit()
+    assert writer.post(f"/v1/series/{series_id}/analysis", json={}).status_code == 422
+
+    url = f"/v1/series/{series_id}/observations"
+    assert writer.delete(url, params={"start": "2200-01-01T00:00:00Z"}).status_code == 403
+    assert admin.delete(url).status_code == 422  # no bound: not a way to wipe a series
+    backwards = {"start": "2026-01-03T00:00:00Z", "end": "2026-01-02T00:00:00Z"}
+    assert admin.delete(url, params=backwards).status_code == 422
+    repaired = admin.delete(url, params={"start": "2200-01-01T00:00:00Z"})
+    assert repaired.status_code == 200 and repaired.json() == {"deleted": 1}
+    assert len(stored(reader, series_id, limit=1000)) == 72
+    assert writer.post(f"/v1/series/{series_id}/analysis", json={}).status_code == 201
