@@ -9,12 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.api.schemas import ObservationIn
 from app.db.models import RunStatus, RunTrigger, VersionStatus
 from app.services.training import TrainingOptions
 from app.stamps import Stamp
+from app.text import Text
 
 _FORBID = ConfigDict(extra="forbid")
 
@@ -110,7 +111,7 @@ class ModelVersionList(BaseModel):
 class PromoteRequest(BaseModel):
     model_config = _FORBID
 
-    reason: str = Field(default="promoted by an operator", min_length=1, max_length=500)
+    reason: Text = Field(default="promoted by an operator", min_length=1, max_length=500)
 
 
 class ForecastRequest(BaseModel):
@@ -124,7 +125,20 @@ class ForecastRequest(BaseModel):
 
     horizon: int | None = Field(default=None, ge=1, le=10_000)
     quantiles: list[float] | None = Field(default=None, min_length=1, max_length=20)
-    context: list[ObservationIn] | None = Field(default=None, max_length=100_000)
+    context: list[ObservationIn] | None = Field(default=None, min_length=1, max_length=100_000)
+
+    @field_validator("context")
+    @classmethod
+    def _distinct_stamps(cls, context: list[ObservationIn] | None) -> list[ObservationIn] | None:
+        # Two readings for one stamp is a client bug: which one the model read would be luck.
+        seen: dict[datetime, int] = {}
+        for row, item in enumerate(context or []):
+            if item.ts in seen:
+                raise ValueError(
+                    f"item {row}: stamp {item.ts.isoformat()} repeats item {seen[item.ts]}"
+                )
+            seen[item.ts] = row
+        return context
 
 
 class ForecastStep(BaseModel):

@@ -27,16 +27,20 @@ from pydantic import (
     field_validator,
 )
 
+from app.services.observations import MAX_READING
 from app.stamps import Stamp
+from app.text import Text
 from preprocessing.regularise import freq_alias
 
 _NAME_CHARACTERS = re.compile(r"[A-Za-z0-9 ._:/-]+")
 _TS_EXAMPLE = "2026-01-05T08:00:00Z"
 
-AttributeKey = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+AttributeKey = Annotated[Text, StringConstraints(min_length=1, max_length=100)]
 # Flat values only: attributes are labels to filter and display, not a document store, and
 # an unbounded nesting depth would be a way to make every later read of the row expensive.
-AttributeValue = StrictBool | StrictInt | FiniteFloat | Annotated[str, Field(max_length=500)] | None
+AttributeValue = (
+    StrictBool | StrictInt | FiniteFloat | Annotated[Text, Field(max_length=500)] | None
+)
 
 
 class ErrorBody(BaseModel):
@@ -81,11 +85,11 @@ class SeriesCreate(BaseModel):
     )
 
     name: str = Field(min_length=1, max_length=200)
-    unit: str | None = Field(default=None, max_length=50)
+    unit: Text | None = Field(default=None, max_length=50)
     frequency: str | None = Field(default=None, max_length=16)
-    plant: str | None = Field(default=None, max_length=200)
-    line: str | None = Field(default=None, max_length=200)
-    description: str | None = Field(default=None, max_length=2000)
+    plant: Text | None = Field(default=None, max_length=200)
+    line: Text | None = Field(default=None, max_length=200)
+    description: Text | None = Field(default=None, max_length=2000)
     timezone: str = Field(default="UTC", max_length=64)
     attributes: dict[AttributeKey, AttributeValue] = Field(default_factory=dict, max_length=50)
 
@@ -179,8 +183,9 @@ class ObservationIn(BaseModel):
     )
 
     ts: Stamp
-    # Strict: true, "12" or null as a reading is a client bug to report, not to coerce.
-    value: float = Field(strict=True, allow_inf_nan=False)
+    # Strict: true, "12" or null as a reading is a client bug to report, not to coerce. The
+    # magnitude bound keeps the statistics of a series from overflowing (`MAX_READING`).
+    value: float = Field(strict=True, allow_inf_nan=False, ge=-MAX_READING, le=MAX_READING)
 
 
 class ObservationsIn(BaseModel):

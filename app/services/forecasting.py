@@ -117,6 +117,11 @@ def forecast_series(
         )
     forecast = model.forecast(context_frame)
     values = forecast.values[:steps]
+    if not np.isfinite(values).all():
+        raise ValueError(
+            "the forecast is not a finite number: the context holds values too large to "
+            "compute with"
+        )
     stamps = forecast.stamps[:steps]
     # Core executemany from arrays, not ORM objects: the request is timed in milliseconds
     # and 96 ORM objects cost more than the network's forward pass.

@@ -32,6 +32,10 @@ _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
 _NOT_FINITE = frozenset({"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "-infinity"})
 
+# The largest reading stored, either sign: no sensor reads more, and squaring a reading of
+# 1e308 (a variance, an MSE) overflows to infinity, which once turned a forecast into NaN.
+MAX_READING = 1e15
+
 
 class Reading(NamedTuple):
     """One reading to store; `row` is where it came from (item index or CSV line)."""
@@ -222,8 +226,10 @@ def _parse_value(text: str) -> float:
     text = text.strip()
     if _NUMBER.fullmatch(text):
         value = float(text)
-        if math.isfinite(value):
+        if math.isfinite(value) and abs(value) <= MAX_READING:
             return value
+        if math.isfinite(value):
+            raise ValueError(f"value {_shown(text)} is beyond ±{MAX_READING:g}")
     if text.lower() in _NOT_FINITE or _NUMBER.fullmatch(text):
         raise ValueError(f"value {_shown(text)} is not a finite number")
     if _DECIMAL_COMMA.fullmatch(text):

@@ -76,7 +76,7 @@ class TrainingOptions(BaseModel):
     layers: int = Field(default=default_of("layers"), ge=1, le=8)
     epochs: int = Field(default=default_of("epochs"), ge=1, le=10_000)
     steps_per_epoch: int = Field(default=default_of("steps_per_epoch"), ge=1, le=100_000)
-    seed: int = Field(default=default_of("seed"), ge=0)
+    seed: int = Field(default=default_of("seed"), ge=0, le=2**32 - 1)
     candidates: list[CandidateKind] = Field(
         default_factory=lambda: list(default_of("candidates")),
         min_length=1,

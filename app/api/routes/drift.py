@@ -35,6 +35,7 @@ from app.api.schemas import ErrorBody
 from app.db.models import DriftKind, utcnow
 from app.services.drift import drift_rows, drift_summary, run_drift_all
 from app.stamps import Stamp
+from app.text import Text
 
 router = APIRouter(tags=["drift"])
 
@@ -47,7 +48,7 @@ def read_drift(
     start: Annotated[Stamp | None, Query(description="windows ending at or after this")] = None,
     end: Annotated[Stamp | None, Query(description="windows ending before this")] = None,
     kind: DriftKind | None = None,
-    metric: Annotated[str | None, Query(max_length=64)] = None,
+    metric: Annotated[Text | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1_000,
 ) -> DriftMetricList:
     """The series' drift metrics whose window ends in [start, end), oldest first (role read)."""

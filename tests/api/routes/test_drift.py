@@ -203,6 +203,8 @@ def test_bad_drift_requests_get_a_clear_answer(
     assert naive.status_code == 422 and "timezone" in naive.json()["detail"]
     kind = reader.get(url, params={"kind": "weather"})
     assert kind.status_code == 422 and "query.kind" in kind.json()["detail"]
+    nul = reader.get(url, params={"metric": "psi\x00"})  # was a 500 from PostgreSQL
+    assert nul.status_code == 422 and "U+0000" in nul.json()["detail"]
     assert reader.get("/v1/series/999999/drift").status_code == 404
     unknown = admin.post("/v1/drift/run", json={"series_ids": [999_999]})
     assert unknown.status_code == 404 and unknown.json()["detail"] == "series 999999 not found"

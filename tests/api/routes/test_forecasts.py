@@ -59,12 +59,21 @@ def test_bad_forecast_requests_store_nothing(
 ) -> None:
     untrained = make_series(name="plant-d/line-2/throughput", frequency="h")["id"]
     short = [{"ts": f"2026-01-01T{h:02d}:00:00Z", "value": 1.0 + h} for h in range(5)]
+    huge = [
+        {"ts": f"2026-01-{1 + h // 24:02d}T{h % 24:02d}:00:00Z", "value": 1e308 * (-1) ** h}
+        for h in range(72)
+    ]
     url = f"/v1/series/{trained}/forecast"
     cases = [
         (reader.post(url, json={"horizon": TINY["horizon"] + 1}), 422, "1 to 6 steps"),
         (reader.post(url, json={"quantiles": [0.25]}), 422, "quantile 0.25 is not one"),
         (reader.post(url, json={"horizon": 0}), 422, "horizon"),
         (reader.post(url, json={"context": short}), 422, "reads 24 steps"),
+        # These answered 500 (issue 10): an empty context, one stamp twice, and readings so
+        # large the forecast overflows.
+        (reader.post(url, json={"context": []}), 422, "at least 1 item"),
+        (reader.post(url, json={"context": short + short[:1]}), 422, "repeats item 0"),
+        (reader.post(url, json={"context": huge}), 422, "less than or equal to 1000000000000000"),
         (reader.post(url, json={"horizon": "soon"}), 422, "horizon"),
         (reader.post(f"/v1/series/{untrained}/forecast", json={}), 409, "train it first"),
         (reader.post("/v1/series/424242/forecast", json={}), 404, "not found"),

@@ -230,6 +230,7 @@ def test_duplicate_stamps_in_one_batch_are_422_naming_them(
             [(2, "value 'NaN' is not a finite number"), (3, "value '-inf' is not a finite number")],
         ),
         ("timestamp,value\n2026-01-05T10:00:00Z,1e999\n", [(2, "value '1e999' is not a finite")]),
+        ("timestamp,value\n2026-01-05T10:00:00Z,1e300\n", [(2, "value '1e300' is beyond ±1e+15")]),
         ("timestamp,value\n2026-01-05T10:00:00Z,\n", [(2, "value '' is not a number")]),
         ("timestamp,value\n2026-01-05T10:00:00Z,1_000\n", [(2, "value '1_000' is not a number")]),
         (
@@ -264,6 +265,7 @@ def test_duplicate_stamps_in_one_batch_are_422_naming_them(
         "word",
         "nan-inf",
         "overflow",
+        "too-large",
         "empty",
         "underscore",
         "decimal-comma",

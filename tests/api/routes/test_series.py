@@ -146,6 +146,12 @@ def test_duplicate_name_is_409_and_stores_nothing(
             "at most 50 items",
         ),
         ({"name": "s", "attributes": {"nested": {"a": 1}}}, "body.attributes.nested", ""),
+        # PostgreSQL cannot store NUL: these answered 500 (issue 10).
+        ({"name": "s", "description": "a\x00b"}, "body.description", "control character U+0000"),
+        ({"name": "s", "unit": "kg\x00"}, "body.unit", "control character U+0000"),
+        ({"name": "s", "plant": "p\x07"}, "body.plant", "control character U+0007"),
+        ({"name": "s", "attributes": {"k\x00": 1}}, "body.attributes.k", "U+0000"),
+        ({"name": "s", "attributes": {"k": "v\x00"}}, "body.attributes.k.", "U+0000"),
         ({"name": "s", "frequncy": "h"}, "body.frequncy", "Extra inputs are not permitted"),
         ({"name": "s", "id": 7}, "body.id", "Extra inputs are not permitted"),
     ],

@@ -64,6 +64,9 @@ def test_bad_training_requests_are_refused_and_queue_nothing(
         (writer.post(f"/v1/series/{line_series}/train", json={"mode": "magic"}), 422, "magic"),
         (writer.post(f"/v1/series/{line_series}/train", json={"epochs": 0}), 422, "epochs"),
         (writer.post(f"/v1/series/{line_series}/train", json={"colour": 1}), 422, "colour"),
+        # A seed past 2**32 queued a run that could only fail (issue 10).
+        (writer.post(f"/v1/series/{line_series}/train", json={"seed": 2**70}), 422, "seed"),
+        (writer.post(f"/v1/series/{line_series}/train", json={"candidates": []}), 422, "cand"),
         (writer.post("/v1/series/424242/train", json=TINY), 404, "series 424242 not found"),
         (admin.post("/v1/retrain", json={"series_ids": [line_series, 424242]}), 404, "424242"),
         (admin.post("/v1/retrain", json={"series_ids": [line_series, empty]}), 422, "needs"),
