@@ -16,7 +16,7 @@ from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from app.db.models import ROLES, ApiKey, Role, Series
+from app.db.models import MAX_ID, ROLES, ApiKey, Role, Series
 from app.services.keys import authenticate
 from app.settings import Settings
 
@@ -130,7 +130,7 @@ def _to_login(request: Request, reason: str, clear_cookie: bool = False) -> HTTP
 DashboardKey = Annotated[ApiKey, Depends(dashboard_key)]
 
 
-def get_series(session: SessionDep, series_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> Series:
+def get_series(session: SessionDep, series_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> Series:
     """The series named by the path, archived or not; 404 if there is none."""
     series = session.get(Series, series_id)
     if series is None:

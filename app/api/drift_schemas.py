@@ -6,11 +6,11 @@ Kept apart from `app.api.schemas` and `app.api.model_schemas`, one family per mo
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.db.models import DriftDirection, DriftKind, DriftStatus
+from app.db.models import MAX_ID, DriftDirection, DriftKind, DriftStatus
 
 
 class DriftMetricPublic(BaseModel):
@@ -92,7 +92,9 @@ class DriftRunRequest(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{}, {"series_ids": [1, 2]}]}
     )
 
-    series_ids: list[int] | None = Field(default=None, max_length=10_000)
+    series_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(
+        default=None, max_length=10_000
+    )
 
 
 class SkippedSeries(BaseModel):

@@ -7,12 +7,12 @@ resources. Inputs forbid unknown fields, as there.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.api.schemas import ObservationIn
-from app.db.models import RunStatus, RunTrigger, VersionStatus
+from app.db.models import MAX_ID, RunStatus, RunTrigger, VersionStatus
 from app.services.training import TrainingOptions
 from app.stamps import Stamp
 from app.text import Text
@@ -40,7 +40,9 @@ class RetrainRequest(BaseModel):
         json_schema_extra={"examples": [{}, {"series_ids": [1, 2], "warm_start": True}]},
     )
 
-    series_ids: list[int] | None = Field(default=None, max_length=10_000)
+    series_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(
+        default=None, max_length=10_000
+    )
     warm_start: bool = False
 
 

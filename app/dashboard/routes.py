@@ -33,7 +33,7 @@ from app.api.deps import (
 )
 from app.dashboard import queries
 from app.dashboard.charts import Band, Line, Threshold, time_chart, with_gaps
-from app.db.models import utcnow
+from app.db.models import MAX_ID, utcnow
 from app.services.keys import authenticate
 
 STATIC_DIR = FilePath(__file__).parent / "static"
@@ -136,7 +136,7 @@ def series(
     request: Request,
     _key: DashboardKey,
     session: SessionDep,
-    series_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    series_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     points: Annotated[int, Query(ge=10, le=5_000)] = HISTORY_POINTS,
 ) -> HTMLResponse:
     """One series: history, latest forecast, drift, training runs and model versions."""

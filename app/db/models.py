@@ -62,6 +62,9 @@ Role = Literal["read", "write", "admin"]
 
 VERSION_STATUSES: tuple[VersionStatus, ...] = get_args(VersionStatus)
 RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
+# The largest id: ids are 32-bit integer columns. Paths and bodies are held to it, so a larger
+# number is a 422 instead of a 500 from the database ("integer out of range").
+MAX_ID = 2**31 - 1
 OPEN_RUN_STATUSES: tuple[RunStatus, ...] = ("queued", "running")
 RUN_TRIGGERS: tuple[RunTrigger, ...] = get_args(RunTrigger)
 ROLES: tuple[Role, ...] = get_args(Role)

@@ -225,3 +225,4 @@ def test_unknown_series_and_bad_parameters(reader: httpx.Client, seeded: Seeded)
     assert "Series 999999 not found" in missing.text
     assert reader.get(f"/dashboard/series/{seeded.series_id}?points=5").status_code == 422
     assert reader.get("/dashboard/series/0").status_code == 422
+    assert reader.get("/dashboard/series/1099511627776").status_code == 422  # was a 500

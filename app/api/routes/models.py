@@ -9,11 +9,12 @@ from fastapi import APIRouter, HTTPException, Path, status
 from app.api.deps import AdminKey, ReadKey, SeriesDep, SessionDep
 from app.api.model_schemas import ModelVersionList, ModelVersionPublic, PromoteRequest
 from app.api.schemas import ErrorBody
+from app.db.models import MAX_ID
 from app.services.registry import ArtifactIntegrityError, list_versions, promote, retire
 
 router = APIRouter(prefix="/v1/series/{series_id}/models", tags=["models"])
 
-VersionId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+VersionId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 @router.get("", responses={404: {"model": ErrorBody}})

@@ -30,7 +30,7 @@ from app.api.model_schemas import (
     TrainRequest,
 )
 from app.api.schemas import ErrorBody
-from app.db.models import TrainingRun
+from app.db.models import MAX_ID, TrainingRun
 from app.services.training import TrainingOptions, request_retraining, request_training
 
 router = APIRouter(tags=["training"])
@@ -112,7 +112,7 @@ def retrain(
 
 @router.get("/v1/training-runs/{run_id}", responses={404: {"model": ErrorBody}})
 def read_run(
-    _key: ReadKey, session: SessionDep, run_id: Annotated[int, Path(ge=1, le=2**63 - 1)]
+    _key: ReadKey, session: SessionDep, run_id: Annotated[int, Path(ge=1, le=MAX_ID)]
 ) -> TrainingRunPublic:
     """A run with its progress, message, metrics and outcome (key role read)."""
     run = session.get(TrainingRun, run_id, populate_existing=True)

@@ -208,5 +208,7 @@ def test_bad_drift_requests_get_a_clear_answer(
     assert reader.get("/v1/series/999999/drift").status_code == 404
     unknown = admin.post("/v1/drift/run", json={"series_ids": [999_999]})
     assert unknown.status_code == 404 and unknown.json()["detail"] == "series 999999 not found"
+    huge = admin.post("/v1/drift/run", json={"series_ids": [2**63]})  # was a 500
+    assert huge.status_code == 422 and "series_ids" in huge.json()["detail"]
     extra = admin.post("/v1/drift/run", json={"series": [1]})
     assert extra.status_code == 422 and "body.series" in extra.json()["detail"]

@@ -67,6 +67,8 @@ def test_bad_training_requests_are_refused_and_queue_nothing(
         # A seed past 2**32 queued a run that could only fail (issue 10).
         (writer.post(f"/v1/series/{line_series}/train", json={"seed": 2**70}), 422, "seed"),
         (writer.post(f"/v1/series/{line_series}/train", json={"candidates": []}), 422, "cand"),
+        (admin.post("/v1/retrain", json={"series_ids": [2**63]}), 422, "series_ids"),
+        (writer.get("/v1/training-runs/2147483648"), 422, "run_id"),
         (writer.post("/v1/series/424242/train", json=TINY), 404, "series 424242 not found"),
         (admin.post("/v1/retrain", json={"series_ids": [line_series, 424242]}), 404, "424242"),
         (admin.post("/v1/retrain", json={"series_ids": [line_series, empty]}), 422, "needs"),
