@@ -49,7 +49,7 @@ from app.jobs.executor import InProcessExecutor
 from app.logging import configure_logging, request_id_var
 from app.observability import Metrics
 from app.services.forecasting import ModelCache
-from app.services.observations import IngestError, RejectedRows
+from app.services.observations import IngestError, RejectedRows, WriteContention
 from app.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(IngestError, _ingest_error)
+    app.add_exception_handler(WriteContention, _write_contention)
     # Starlette runs the middleware added last outermost: a 413 from the size check gets a
     # request id, an access line and a histogram sample like any other answer.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
@@ -263,6 +264,10 @@ async def _ingest_error(_request: Request, error: IngestError) -> JSONResponse:
             422, str(error), rejected=[asdict(problem) for problem in error.problems]
         )
     return error_response(422, str(error))
+
+
+async def _write_contention(_request: Request, error: WriteContention) -> JSONResponse:
+    return error_response(503, str(error), headers={"Retry-After": "1"})
 
 
 def _describe(problem: dict[str, Any]) -> str:

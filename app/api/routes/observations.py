@@ -55,6 +55,7 @@ _UPLOAD_ERRORS: dict[int | str, dict[str, object]] = {
     409: {"model": ErrorBody, "description": "the series is archived"},
     413: {"model": ErrorBody, "description": "larger than LINECAST_MAX_REQUEST_BYTES"},
     422: {"model": RejectedRowsBody, "description": "bad rows or too many; nothing stored"},
+    503: {"model": ErrorBody, "description": "kept colliding with concurrent uploads; retry"},
 }
 
 
