@@ -7,8 +7,9 @@ many apps as they like without sharing a pool or a counter.
 Every answer carries `X-Request-ID` (the client's, if it is a sane token, else a fresh one),
 and every error body reads `{"detail": "...", "request_id": "..."}`: the detail says what to
 fix, the id finds the server's log lines about it. An upload refused for bad rows adds
-`rejected`, the rows and reasons. Unexpected failures answer 500 without internals; the
-traceback goes to the log under the same request id.
+`rejected`, the rows and reasons. A database that is down or out of connections answers 503
+with `Retry-After`. Unexpected failures answer 500 without internals; the traceback goes to
+the log under the same request id.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -56,6 +58,8 @@ logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("linecast.access")
 
 REQUEST_ID_HEADER = "X-Request-ID"
+# Seconds a client is asked to wait when the database is unavailable.
+RETRY_AFTER_SECONDS = 5
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _MAX_LISTED_PROBLEMS = 20
 STATIC_PATH = "/dashboard/static"
@@ -115,6 +119,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(IngestError, _ingest_error)
     app.add_exception_handler(WriteContention, _write_contention)
+    for unavailable in (OperationalError, InterfaceError, PoolTimeout):
+        app.add_exception_handler(unavailable, _database_unavailable)
     # Starlette runs the middleware added last outermost: a 413 from the size check gets a
     # request id, an access line and a histogram sample like any other answer.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
@@ -264,6 +270,17 @@ async def _ingest_error(_request: Request, error: IngestError) -> JSONResponse:
             422, str(error), rejected=[asdict(problem) for problem in error.problems]
         )
     return error_response(422, str(error))
+
+
+async def _database_unavailable(_request: Request, error: Exception) -> JSONResponse:
+    """The database is down, restarting or out of connections: nothing a client did wrong,
+    and nothing was stored; a 503 tells it to come back (a 500 said the service was broken)."""
+    logger.warning("database unavailable: %s", str(error).strip().splitlines()[0])
+    return error_response(
+        503,
+        "the database is unavailable; nothing was stored, try again shortly",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 async def _write_contention(_request: Request, error: WriteContention) -> JSONResponse:

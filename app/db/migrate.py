@@ -12,6 +12,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
 
 from app.db.engine import make_engine
 
@@ -41,9 +42,14 @@ def current_revision(url: str) -> str | None:
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
+            return revision_of(connection)
     finally:
         engine.dispose()
+
+
+def revision_of(connection: Connection) -> str | None:
+    """The revision of the database behind an open connection (a pooled one, for /readyz)."""
+    return MigrationContext.configure(connection).get_current_revision()
 
 
 def head_revision() -> str | None:

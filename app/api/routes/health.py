@@ -7,11 +7,11 @@ a schema behind the code fails requests in ways no restart fixes.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, status
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from app.api.deps import SettingsDep
-from app.db.migrate import current_revision, head_revision, is_at_head
+from app.api.schemas import ErrorBody
+from app.db.migrate import head_revision, revision_of
 
 router = APIRouter(tags=["health"])
 
@@ -22,21 +22,31 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "database unreachable or not migrated"}})
-def readyz(settings: SettingsDep) -> dict[str, str]:
-    """The database is reachable and migrated to the newest revision; 503 names what is not."""
+@router.get(
+    "/readyz",
+    responses={503: {"model": ErrorBody, "description": "database unreachable or not migrated"}},
+)
+def readyz(request: Request) -> dict[str, str]:
+    """The database is reachable and migrated to the newest revision; 503 names what is not.
+
+    It borrows a connection from the service's own pool: a probe that opened an engine of its
+    own on every call held 28 connections for 30 concurrent callers.
+    """
     try:
-        if not is_at_head(settings.database_url):
-            current = current_revision(settings.database_url) or "no revision"
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                f"database schema is at {current}, the code needs {head_revision()}: "
-                "run `linecast migrate`",
-            )
+        with request.app.state.engine.connect() as connection:
+            current = revision_of(connection)
     except SQLAlchemyError as error:
         raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, f"database unreachable: {_first_line(error)}"
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"database unreachable: {_first_line(error)}",
+            headers={"Retry-After": "5"},
         ) from None
+    if current != head_revision():
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"database schema is at {current or 'no revision'}, the code needs "
+            f"{head_revision()}: run `linecast migrate`",
+        )
     return {"status": "ready"}
 
 

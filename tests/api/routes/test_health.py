@@ -42,6 +42,36 @@ def test_readyz_fails_when_the_database_is_unreachable(serve: Serve) -> None:
     assert response.json()["detail"].startswith("database unreachable: connection failed")
 
 
+def test_every_route_answers_503_with_retry_after_while_the_database_is_down(
+    serve: Serve,
+) -> None:
+    """They answered 500 "internal server error" (issue 10): the key check is the first thing
+    to reach the database, so every authenticated route is covered by these three."""
+    settings = Settings(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    headers = {"Authorization": f"Bearer lc_{'a' * 12}_{'b' * 43}"}  # well-formed, unknown
+    with serve(create_app(settings)) as url:
+        answers = [
+            httpx.get(f"{url}/v1/series", headers=headers),
+            httpx.post(f"{url}/v1/series/1/forecast", json={}, headers=headers),
+            httpx.get(f"{url}/dashboard", headers=headers),
+        ]
+    for answer in answers:
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["Retry-After"] == "5"
+        assert answer.json()["detail"].startswith("the database is unavailable")
+
+
+def test_readyz_borrows_from_the_pool_instead_of_opening_engines(
+    migrated_url: str, serve: Serve
+) -> None:
+    app = create_app(Settings(database_url=migrated_url))
+    with serve(app) as url:
+        for _ in range(5):
+            assert httpx.get(f"{url}/readyz").status_code == 200
+        pool = app.state.engine.pool
+        assert pool.checkedout() == 0 and pool.checkedin() == 1
+
+
 def test_serve_refuses_an_unmigrated_database(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
