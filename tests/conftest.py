@@ -1,24 +1,31 @@
-"""Fixtures for the whole suite: a throwaway PostgreSQL database per test that asks for one."""
+"""Settings from a clean environment for every test; the suite's shared fixtures and markers.
+
+The fixtures that several directories use live in `tests/fixtures/`: databases (an empty or a
+migrated PostgreSQL database per test), the simulated plant and its tiny models, and the
+served API with its keys and clients. Markers: see the README's testing section.
+"""
 
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.pool import NullPool
 
-from app.settings import get_settings, normalise_database_url
+from app.settings import get_settings
 
-DEFAULT_TEST_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-START_HINT = (
-    "start it with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`, "
-    "or point LINECAST_TEST_DATABASE_URL at a server where this user may create databases"
-)
+pytest_plugins = ["tests.fixtures.databases", "tests.fixtures.plant", "tests.fixtures.service"]
+
+# Fixtures that reach the PostgreSQL server, and the one that drives a browser: a test that uses
+# one, directly or through another fixture, gets the marker, so no test has to remember it.
+MARKED_BY_FIXTURE = {"postgres_server": "postgres", "browser": "browser"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, marker in MARKED_BY_FIXTURE.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
 
 
 @pytest.fixture(autouse=True)
@@ -30,30 +37,3 @@ def clean_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """The URL of a new, empty database, dropped after the test even if connections remain.
-
-    The database is created on the server of LINECAST_TEST_DATABASE_URL under a random name, so
-    tests share nothing. A server that cannot be reached fails the test: a skipped real-database
-    test looks like a passing one in a summary.
-    """
-    server = make_url(
-        normalise_database_url(os.environ.get("LINECAST_TEST_DATABASE_URL", DEFAULT_TEST_SERVER))
-    )
-    name = f"linecast_test_{secrets.token_hex(6)}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except OperationalError as error:
-        shown = server.render_as_string(hide_password=True)
-        message = f"cannot reach PostgreSQL at {shown} ({error.orig}); {START_HINT}"
-        pytest.fail(message, pytrace=False)
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

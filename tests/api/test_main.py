@@ -18,7 +18,7 @@ from sqlalchemy import Engine, event, text
 from app.api.main import create_app
 from app.logging import json_handler
 from app.settings import Settings
-from tests.api.conftest import Keys
+from tests.fixtures.service import Keys
 
 Serve = Callable[[FastAPI], AbstractContextManager[str]]
 HEX_ID = re.compile(r"[0-9a-f]{32}")

@@ -51,6 +51,7 @@ def model_file(trained: tuple[Path, str]) -> Path:
     return trained[0]
 
 
+@pytest.mark.slow
 def test_train_prints_the_candidate_table_and_the_choice(trained: tuple[Path, str]) -> None:
     printed = trained[1]
     assert "candidate" in printed and "status" in printed
@@ -63,6 +64,7 @@ def test_train_prints_the_candidate_table_and_the_choice(trained: tuple[Path, st
     assert printed.rstrip().endswith(f"saved {trained[0]}")
 
 
+@pytest.mark.slow
 def test_forecast_prints_json_with_ordered_quantiles(
     model_file: Path, line_csv: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -92,6 +94,7 @@ def test_forecast_prints_json_with_ordered_quantiles(
     assert all(20 < row["q0.5"] < 250 for row in rows)
 
 
+@pytest.mark.slow
 def test_checkpoint_loads_with_weights_only_and_holds_versions(model_file: Path) -> None:
     payload = torch.load(model_file, weights_only=True, map_location="cpu")
     document = json.loads(payload["document"])
@@ -179,6 +182,7 @@ def test_analyze_prints_the_report(line_csv: Path, capsys: pytest.CaptureFixture
     assert out.strip().splitlines()[-1].startswith("verdict: stationary after preprocessing: DSF")
 
 
+@pytest.mark.slow
 def test_analyze_json_on_a_semicolon_file_with_a_given_frequency(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

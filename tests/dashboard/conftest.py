@@ -1,4 +1,4 @@
-"""A seeded plant for the dashboard's tests, and the real service from tests/api serving it.
+"""A seeded plant for the dashboard's tests, which the shared service (tests/fixtures) serves.
 
 `seeded` fills a migrated PostgreSQL database the way the service would have: a simulated line
 with its stops as missing readings, a tiny model trained on it and active, a forecast stored by
@@ -22,20 +22,11 @@ from app.db.json_values import json_safe
 from app.db.models import DriftMetric, Observation, Prediction, TrainingRun
 from app.services.forecasting import ModelCache, forecast_series
 from app.settings import Settings
-from app.simulator import LineConfig, simulate_line
 from model.line_model import FittedLineModel
-from tests.api import conftest as service
-from tests.factories import new_model_version, new_series, new_training_run, tiny_line_model
-
-# The real service on a migrated PostgreSQL database, as tests/api runs it; assigned rather than
-# imported by name, so that fixtures taking them as arguments do not read as redefinitions.
-restore_logging = service.restore_logging
-migrated_url = service.migrated_url
-db_engine, db, keys = service.db_engine, service.db, service.keys
-app, base_url, anon, reader = service.app, service.base_url, service.anon, service.reader
+from tests.factories import new_model_version, new_series, new_training_run
 
 HOSTILE_NAME = "<script>alert(1)</script>"
-HORIZON = 6
+HORIZON = 6  # the shared tiny model's (tests/fixtures/plant.py)
 ARRIVED = 3
 ALERT_METRIC = ("performance", "mae")
 
@@ -60,19 +51,6 @@ class Seeded:
 def api_settings(migrated_url: str) -> Settings:
     """The service without its in-process trainer: the seeded queued run must stay queued."""
     return Settings(database_url=migrated_url, in_process_jobs=False)
-
-
-@pytest.fixture(scope="session")
-def line() -> pd.DataFrame:
-    """20 days of a simulated line, hourly, stops as absent rows, in a "value" column."""
-    frame = simulate_line(LineConfig(days=20), seed=3)
-    return frame[["throughput"]].dropna().rename(columns={"throughput": "value"})
-
-
-@pytest.fixture(scope="session")
-def tiny_artifact(line: pd.DataFrame) -> bytes:
-    """A saved tiny model of the line: 8 units, one layer, five steps."""
-    return tiny_line_model(line, horizon=HORIZON).to_bytes()
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.api.conftest import Keys
 from tests.dashboard.conftest import ARRIVED, HORIZON, HOSTILE_NAME, Seeded
+from tests.fixtures.service import Keys
 
 CHROMIUM = Path("/usr/bin/chromium")
 INSTALL = "DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium"

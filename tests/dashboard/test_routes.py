@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from app.api.deps import DASHBOARD_COOKIE
-from tests.api.conftest import Keys
+from app.auth import DASHBOARD_COOKIE
 from tests.dashboard.conftest import ARRIVED, HORIZON, HOSTILE_NAME, Seeded
+from tests.fixtures.service import Keys
 
 SVG = "{http://www.w3.org/2000/svg}"
 ESCAPED_HOSTILE = "&lt;script&gt;alert(1)&lt;/script&gt;"

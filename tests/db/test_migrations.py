@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -50,6 +51,7 @@ def test_the_revisions_form_one_numbered_chain() -> None:
     assert migrate.head_revision() == chain[-1]
 
 
+@pytest.mark.slow
 def test_upgrade_downgrade_upgrade(empty_url: str) -> None:
     url = empty_url
     head = migrate.head_revision()

@@ -1,13 +1,5 @@
-"""The services' database fixtures, plus settings read from a clean environment."""
+"""The services' session factory and worker settings; the rest is the suite's (tests/fixtures/)."""
 
 from __future__ import annotations
 
-from tests.services.conftest import (  # noqa: F401 (fixtures)
-    database_url,
-    engine,
-    line,
-    sessions,
-    settings,
-    tiny_artifact,
-    tiny_artifacts,
-)
+from tests.services.conftest import sessions, settings  # noqa: F401 (fixtures)

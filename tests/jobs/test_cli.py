@@ -14,7 +14,7 @@ from tests.services.conftest import TINY, add_series, add_version
 
 def test_retrain_with_wait_trains_with_the_active_options_and_prints_the_outcome(
     sessions: sessionmaker[Session],
-    database_url: str,
+    migrated_url: str,
     line: pd.DataFrame,
     tiny_artifact: bytes,
     capsys: pytest.CaptureFixture[str],
@@ -25,7 +25,7 @@ def test_retrain_with_wait_trains_with_the_active_options_and_prints_the_outcome
             session, series.id, tiny_artifact, version=1, status="active", config=TINY.model_dump()
         )
 
-    code = main(["retrain", "--series", str(series.id), "--wait", "--database-url", database_url])
+    code = main(["retrain", "--series", str(series.id), "--wait", "--database-url", migrated_url])
 
     out = capsys.readouterr().out.splitlines()
     assert code == 0
@@ -39,16 +39,16 @@ def test_retrain_with_wait_trains_with_the_active_options_and_prints_the_outcome
 
 
 def test_worker_once_with_nothing_queued_says_so(
-    database_url: str, capsys: pytest.CaptureFixture[str]
+    migrated_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["worker", "--once", "--database-url", database_url]) == 0
+    assert main(["worker", "--once", "--database-url", migrated_url]) == 0
     assert capsys.readouterr().out == "no queued training run\n"
 
 
 def test_retrain_of_an_unknown_series_is_a_usage_error(
-    database_url: str, capsys: pytest.CaptureFixture[str]
+    migrated_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["retrain", "--series", "999", "--database-url", database_url]) == 2
+    assert main(["retrain", "--series", "999", "--database-url", migrated_url]) == 2
     assert capsys.readouterr().err == "linecast retrain: error: series 999 not found\n"
 
 

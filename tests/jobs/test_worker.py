@@ -169,13 +169,14 @@ def test_silent_runs_are_requeued_then_failed_and_live_ones_left_alone(
     assert _run(sessions, queued).status == "queued"
 
 
+@pytest.mark.slow
 def test_a_killed_worker_s_run_is_requeued_and_given_up_after_three_attempts(
-    sessions: sessionmaker[Session], settings: Settings, database_url: str, line: pd.DataFrame
+    sessions: sessionmaker[Session], settings: Settings, migrated_url: str, line: pd.DataFrame
 ) -> None:
     with sessions() as session:
         series = add_series(session, line)
     run_id = _request(sessions, series.id, ENDLESS)
-    worker = _start_worker(database_url)
+    worker = _start_worker(migrated_url)
     try:
         _wait_for(_training(sessions, run_id), "the worker to train the run")
     finally:
@@ -202,13 +203,14 @@ def test_a_killed_worker_s_run_is_requeued_and_given_up_after_three_attempts(
     assert final.error == "worker stopped sending heartbeats on each of 3 attempts; giving up"
 
 
+@pytest.mark.slow
 def test_sigterm_puts_the_run_in_progress_back_in_the_queue(
-    sessions: sessionmaker[Session], database_url: str, line: pd.DataFrame
+    sessions: sessionmaker[Session], migrated_url: str, line: pd.DataFrame
 ) -> None:
     with sessions() as session:
         series = add_series(session, line)
     run_id = _request(sessions, series.id, ENDLESS)
-    worker = _start_worker(database_url)
+    worker = _start_worker(migrated_url)
     try:
         _wait_for(_training(sessions, run_id), "the worker to train the run")
         worker.send_signal(signal.SIGTERM)

@@ -38,6 +38,7 @@ def fitted() -> Forecaster:
     return _forecaster().fit(_daily_series())
 
 
+@pytest.mark.slow
 def test_dsf_training_beats_repeating_the_last_value(fitted: Forecaster) -> None:
     series = _daily_series(rows=1000, seed=1)
     origins = np.arange(900, 988)
@@ -47,12 +48,14 @@ def test_dsf_training_beats_repeating_the_last_value(fitted: Forecaster) -> None
     assert np.mean((forecast - truth) ** 2) < 0.5 * np.mean((naive - truth) ** 2)
 
 
+@pytest.mark.slow
 def test_validation_loss_improved_and_best_epoch_kept(fitted: Forecaster) -> None:
     report = fitted.report
     assert report.validation_loss[report.best_epoch] == min(report.validation_loss)
     assert min(report.validation_loss) < report.validation_loss[0]
 
 
+@pytest.mark.slow
 def test_training_that_never_beats_repeating_the_last_value_is_not_kept() -> None:
     # A learning rate of 5 wrecks every epoch; on a random walk the last value is the best
     # median forecast anyway. The untrained network, which repeats it, must be what remains.
@@ -65,6 +68,7 @@ def test_training_that_never_beats_repeating_the_last_value_is_not_kept() -> Non
     np.testing.assert_allclose(forecaster.predict(walk).median, walk.target[-1], rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_save_and_load_reproduce_the_forecast(fitted: Forecaster, tmp_path: Path) -> None:
     fitted.save(tmp_path / "m.pt", extra={"column": "y"})
     loaded, extra = Forecaster.load(tmp_path / "m.pt", device="cpu")
@@ -74,6 +78,7 @@ def test_save_and_load_reproduce_the_forecast(fitted: Forecaster, tmp_path: Path
     assert loaded.report.steps == fitted.report.steps
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_model_trained_on_gpu_forecasts_on_cpu(tmp_path: Path) -> None:
     gpu = Forecaster(
@@ -92,6 +97,7 @@ def test_model_trained_on_gpu_forecasts_on_cpu(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_same_seed_same_weights() -> None:
     first = _forecaster(epochs=1).fit(_daily_series())
     second = _forecaster(epochs=1).fit(_daily_series())
@@ -99,12 +105,14 @@ def test_same_seed_same_weights() -> None:
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
+@pytest.mark.slow
 def test_early_stopping_ends_before_max_epochs() -> None:
     # With patience 1 the first epoch without improvement ends the run.
     forecaster = _forecaster(epochs=30, patience=1).fit(_daily_series())
     assert len(forecaster.report.validation_loss) < 30
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["bptt", "tbptt:8", "ft-bptt", "dsf-adaptive"])
 def test_every_mode_trains(mode: str) -> None:
     forecaster = _forecaster(mode=mode, epochs=2).fit(_daily_series())

@@ -10,6 +10,8 @@ from model.line_model import FittedLineModel, LineModel
 from model.scoreboard import TIE
 from preprocessing.pipeline import PreprocessingError
 
+pytestmark = pytest.mark.slow  # the tests here fit models: seconds each
+
 HORIZON = 12
 
 

@@ -16,6 +16,8 @@ from model.members.network import NetworkMember, network_arrays, valid_rows
 from preprocessing.pipeline import Pipeline, PipelineConfig
 from preprocessing.trend import TREND_KINDS
 
+pytestmark = pytest.mark.slow  # the tests here fit models: seconds each
+
 HORIZON, CONTEXT = 12, 48
 
 

@@ -20,6 +20,7 @@ def _config(**fields: object) -> LineModelConfig:
     )
 
 
+@pytest.mark.slow
 def test_a_random_walk_is_forecast_from_its_differences() -> None:
     """Every input a GRU may read is offered; differencing is what the tests recommend and no
     other input does better on a random walk, so it must win (a trend would extrapolate)."""
@@ -31,6 +32,7 @@ def test_a_random_walk_is_forecast_from_its_differences() -> None:
     assert model.pipeline.report.trend == "difference"
 
 
+@pytest.mark.slow
 def test_a_strong_daily_cycle_is_forecast_with_the_seasonal_profiles() -> None:
     """The context (12 h) sees only half a day, so only the fitted daily profile tells what the
     next hours do: every candidate without it must lose."""

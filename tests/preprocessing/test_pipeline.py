@@ -108,6 +108,7 @@ def test_zero_residual_forecast_continues_trend_and_seasons(trend: str) -> None:
     assert stamps[0] == series.index[-1] + pd.Timedelta(hours=1)
 
 
+@pytest.mark.slow
 def test_differenced_forecasts_are_running_sums_of_increments_from_the_last_level() -> None:
     rng = np.random.default_rng(3)
     index = pd.date_range("2026-01-01", periods=2000, freq="h", tz="UTC")
@@ -170,6 +171,7 @@ def test_a_series_left_non_stationary_is_sent_to_bptt() -> None:
     assert (report.dsf_verdict, report.recommended_mode) == (DSF_NOT_OK, "bptt")
 
 
+@pytest.mark.slow
 def test_a_random_walk_is_differenced_automatically() -> None:
     rng = np.random.default_rng(6)
     index = pd.date_range("2026-01-01", periods=3000, freq="h", tz="UTC")
@@ -228,6 +230,7 @@ def _real_report(series: pd.Series) -> PreprocessingReport:
     return report
 
 
+@pytest.mark.slow
 def test_etth1_oil_temperature_report_finds_the_daily_period() -> None:
     frame = pd.read_csv(shared_data("ETTh1.csv"), parse_dates=["date"], index_col="date")
     report = _real_report(frame["OT"])
@@ -246,6 +249,7 @@ def test_nab_machine_temperature_report_is_sensible() -> None:
     assert report.outliers["count"] > 0  # the record holds known failures
 
 
+@pytest.mark.slow
 def test_skab_valve_run_report_is_sensible() -> None:
     path = shared_data("skab/valve1-1.csv")
     frame = pd.read_csv(path, sep=";", parse_dates=["datetime"], index_col="datetime")
@@ -255,6 +259,7 @@ def test_skab_valve_run_report_is_sensible() -> None:
     assert report.counts["imputed_share"] < 0.1
 
 
+@pytest.mark.slow
 def test_seasonal_profiles_keep_the_plants_local_hours_across_summer_time() -> None:
     """A Berlin line's daily pattern follows its wall clock: in UTC it moves an hour earlier
     on 29 March 2026. Profiles by local phase leave no daily shape in the residual on either

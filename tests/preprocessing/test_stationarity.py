@@ -167,6 +167,7 @@ def test_report_json_round_trip() -> None:
     assert again.kpss_level.p_value_text == report.kpss_level.p_value_text
 
 
+@pytest.mark.slow
 def test_etth1_ot_not_stationary_but_its_difference_is() -> None:
     path = shared_data("ETTh1.csv")
     ot = pd.read_csv(path, usecols=["OT"])["OT"].to_numpy()[:2000]

@@ -40,6 +40,7 @@ def test_fewer_origins_where_training_can_spare_few_rows() -> None:
         gate_origins(frame, horizon=8, spare_rows=8)
 
 
+@pytest.mark.slow
 def test_every_model_is_scored_on_the_same_origins_from_one_batched_pass(
     tiny_artifact: bytes, line: pd.DataFrame
 ) -> None:

@@ -142,6 +142,7 @@ def _scenario(
     return quiet, shifted
 
 
+@pytest.mark.slow
 def test_a_level_shift_alerts_and_the_same_line_without_it_stays_quiet(
     sessions: sessionmaker[Session], settings: Settings
 ) -> None:

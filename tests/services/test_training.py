@@ -100,6 +100,7 @@ def test_a_first_model_nothing_can_beat_still_serves_repeat_last(
     np.testing.assert_allclose(forecast.median, wave[-1])
 
 
+@pytest.mark.slow
 def test_a_candidate_that_cannot_clear_the_margin_is_rejected_and_the_active_stays(
     sessions: sessionmaker[Session], settings: Settings, line: pd.DataFrame
 ) -> None:
@@ -126,6 +127,7 @@ def test_a_candidate_that_cannot_clear_the_margin_is_rejected_and_the_active_sta
         assert versions[2].id == second.model_version_id and versions[2].promoted_at is None
 
 
+@pytest.mark.slow
 def test_a_warm_start_from_a_network_of_another_shape_trains_from_scratch(
     sessions: sessionmaker[Session], settings: Settings, line: pd.DataFrame
 ) -> None:

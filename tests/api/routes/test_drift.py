@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.models import DriftMetric, ModelVersion, Observation
 from app.settings import Settings
-from tests.api.conftest import Keys
 from tests.api.lines import line_frame, line_settings, train, upload_line
+from tests.fixtures.service import Keys
 
 ALL_METRICS = 23  # 10 performance, 6 data, 1 stationarity, 6 prediction
 PERFORMANCE_METRICS = 10
@@ -62,6 +62,7 @@ def _rows(db: sessionmaker[Session]) -> int:
         return session.scalar(select(func.count()).select_from(DriftMetric)) or 0
 
 
+@pytest.mark.slow
 def test_uploads_of_actuals_judge_the_forecasts_served_and_the_series_shows_them(
     trained: int,
     reader: httpx.Client,
@@ -90,6 +91,7 @@ def test_uploads_of_actuals_judge_the_forecasts_served_and_the_series_shows_them
     assert len(before["items"]) < len(items)
 
 
+@pytest.mark.slow
 def test_the_cron_run_judges_every_kind_once_per_window_and_the_summary_shows_it(
     trained: int,
     make_series: Callable[..., dict[str, Any]],

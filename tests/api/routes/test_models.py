@@ -34,6 +34,7 @@ def _versions(client: httpx.Client, series_id: int) -> dict[int, dict[str, Any]]
     return {v["version"]: v for v in items}
 
 
+@pytest.mark.slow
 def test_a_candidate_that_does_not_beat_the_active_one_is_rejected(
     trained: int,
     migrated_url: str,
@@ -56,6 +57,7 @@ def test_a_candidate_that_does_not_beat_the_active_one_is_rejected(
     assert forecast["model_version"] == 1
 
 
+@pytest.mark.slow
 def test_promote_and_roll_back(trained: int, admin: httpx.Client) -> None:
     # A second version (promoted by the gate or rejected by it), which an operator then
     # promotes by hand and rolls back.

@@ -553,6 +553,7 @@ def test_a_poisoned_series_is_repaired_by_deleting_the_stamp(
     assert writer.post(f"/v1/series/{series_id}/analysis", json={}).status_code == 201
 
 
+@pytest.mark.slow
 def test_concurrent_uploads_in_opposite_orders_never_deadlock(
     series_id: int, db: sessionmaker[Session]
 ) -> None:

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.models import TrainingRun
 from app.settings import Settings
-from tests.api.conftest import Keys
 from tests.api.lines import TINY, line_frame, line_settings, train, upload_line
+from tests.fixtures.service import Keys
 
 
 @pytest.fixture
