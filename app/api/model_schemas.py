@@ -153,7 +153,11 @@ class ForecastPublic(BaseModel):
     series_id: int
     model_version_id: int
     model_version: int
-    request_id: str
+    forecast_id: str = Field(description="this forecast's id, under which its steps are stored")
+    request_id: str = Field(
+        description="the request's `X-Request-ID` (the client's, or a fresh one): a label for "
+        "the caller's logs, which the caller may reuse"
+    )
     origin: datetime
     filled_context: int
     model: str = Field(

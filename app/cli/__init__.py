@@ -13,11 +13,11 @@ from collections.abc import Sequence
 
 from app.cli import (
     analyze,
-    create_api_key,
     demo,
     diagnose,
     drift,
     forecast,
+    keys,
     migrate,
     quickstart,
     retrain,
@@ -36,7 +36,7 @@ _COMMANDS = (
     diagnose,
     demo,
     migrate,
-    create_api_key,
+    keys,
     serve,
     worker,
     retrain,

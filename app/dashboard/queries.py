@@ -72,6 +72,8 @@ class ForecastVsActualRow(_View):
     series_id: Mapped[int] = mapped_column(Integer)
     prediction_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     request_id: Mapped[str] = mapped_column(String)
+    forecast_id: Mapped[str] = mapped_column(String)
+    api_key_id: Mapped[int | None] = mapped_column(Integer)
     model_version_id: Mapped[int] = mapped_column(Integer)
     origin: Mapped[datetime]
     ts: Mapped[datetime]
@@ -223,8 +225,8 @@ def readings(
 def latest_forecast(*, session: Session, series_id: int) -> list[ForecastVsActualRow]:
     """The steps of the series' most recently stored forecast, by step; empty if none."""
     # Prediction ids grow with every insert, so the greatest belongs to the latest forecast.
-    latest_request = (
-        select(ForecastVsActualRow.request_id)
+    latest_forecast_id = (
+        select(ForecastVsActualRow.forecast_id)
         .where(ForecastVsActualRow.series_id == series_id)
         .order_by(ForecastVsActualRow.prediction_id.desc())
         .limit(1)
@@ -234,7 +236,7 @@ def latest_forecast(*, session: Session, series_id: int) -> list[ForecastVsActua
         select(ForecastVsActualRow)
         .where(
             ForecastVsActualRow.series_id == series_id,
-            ForecastVsActualRow.request_id == latest_request,
+            ForecastVsActualRow.forecast_id == latest_forecast_id,
         )
         .order_by(ForecastVsActualRow.step)
     )

@@ -24,16 +24,16 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from app.api.deps import (
+from app.auth import (
     DASHBOARD_COOKIE,
     DASHBOARD_LOGIN_ROUTE,
     DashboardKey,
-    SessionDep,
     dashboard_cookie_path,
 )
 from app.dashboard import queries
 from app.dashboard.charts import Band, Line, Threshold, time_chart, with_gaps
 from app.db.models import MAX_ID, utcnow
+from app.request_scope import SessionDep
 from app.services.keys import authenticate
 
 STATIC_DIR = FilePath(__file__).parent / "static"

@@ -269,7 +269,7 @@ class Prediction(Base):
 
     __tablename__ = "predictions"
     __table_args__ = (
-        UniqueConstraint("request_id", "step"),
+        UniqueConstraint("forecast_id", "step"),
         CheckConstraint("step >= 1", name="step_positive"),
         CheckConstraint("lower <= median AND median <= upper", name="interval_ordered"),
         Index("ix_predictions_series_id_ts", "series_id", "ts"),
@@ -278,7 +278,14 @@ class Prediction(Base):
     id: Mapped[int] = mapped_column(_BigId, primary_key=True)
     series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"))
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    # The forecast's own id; the client's request id is only a label for its own logs, so two
+    # clients (or one client twice) may send the same one.
+    forecast_id: Mapped[str] = mapped_column(String(64))
     request_id: Mapped[str] = mapped_column(String(64))
+    # The key that asked for the forecast; None for forecasts made by the CLI.
+    api_key_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="SET NULL"), index=True
+    )
     origin: Mapped[datetime]
     ts: Mapped[datetime]
     step: Mapped[int] = mapped_column(Integer)
@@ -321,6 +328,8 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = _created_at()
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # None: the key lives until revoked.
+    expires_at: Mapped[datetime | None]
 
 
 class DriftMetric(Base):

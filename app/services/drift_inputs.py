@@ -207,7 +207,7 @@ def _performance(inputs: RunInputs) -> list[Measured]:
     window = inputs.window.index
     query = (
         select(
-            Prediction.request_id,
+            Prediction.forecast_id,
             Prediction.origin,
             Prediction.step,
             Prediction.median,
@@ -226,12 +226,12 @@ def _performance(inputs: RunInputs) -> list[Measured]:
             Prediction.ts <= window[-1].to_pydatetime(),
         )
     )
-    columns = ["request_id", "origin", "step", "median", "lower", "upper", "actual"]
+    columns = ["forecast_id", "origin", "step", "median", "lower", "upper", "actual"]
     pairs = pd.DataFrame(inputs.session.execute(query).all(), columns=columns)
     details = {
         **inputs.details,
         "pairs": len(pairs),
-        "forecasts": int(pairs["request_id"].nunique()),
+        "forecasts": int(pairs["forecast_id"].nunique()),
     }
     validation, source = pd.DataFrame(), ""
     if len(pairs) >= inputs.judging.min_points:

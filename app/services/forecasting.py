@@ -9,13 +9,13 @@ changes the key, so the cache never serves a version that is no longer active.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.db.models import ModelVersion, Prediction, Series
@@ -72,6 +72,7 @@ class ForecastResult:
     series_id: int
     model_version_id: int
     model_version: int
+    forecast_id: str
     request_id: str
     origin: pd.Timestamp
     filled_context: int
@@ -90,15 +91,19 @@ def forecast_series(
     quantiles: list[float] | None = None,
     context_frame: pd.DataFrame | None = None,
     request_id: str,
+    api_key_id: int | None = None,
 ) -> ForecastResult:
     """Forecast the steps after the latest reading (or after `context_frame`, a frame with a
     "value" column on a UTC index) with the active model, and store the forecast.
 
     Every quantile the model forecasts is stored; the result holds those in `quantiles` (all
     by default). LookupError when the series has no active model; ValueError for a horizon
-    beyond the model's, a quantile it does not forecast, context the model cannot read, or a
-    request id already used; `ArtifactIntegrityError` for an artifact that fails its check.
-    Everything is checked before anything is stored.
+    beyond the model's, a quantile it does not forecast, or context the model cannot read;
+    `ArtifactIntegrityError` for an artifact that fails its check. Everything is checked
+    before anything is stored.
+
+    The forecast gets a fresh `forecast_id`. `request_id` (the client's label) and
+    `api_key_id` (who asked) are stored beside it: a request id is the caller's to reuse.
     """
     version = active_version(session=session, series_id=series.id, with_artifact=False)
     if version is None:
@@ -128,11 +133,14 @@ def forecast_series(
     origin = forecast.origin.to_pydatetime()
     names = [_label(q) for q in model.quantiles]
     median = model.quantiles.index(0.5)
+    forecast_id = uuid.uuid4().hex
     rows = [
         {
             "series_id": series.id,
             "model_version_id": version.id,
+            "forecast_id": forecast_id,
             "request_id": request_id,
+            "api_key_id": api_key_id,
             "origin": origin,
             "ts": stamp,
             "step": step,
@@ -145,18 +153,13 @@ def forecast_series(
             zip(stamps.to_pydatetime(), values, strict=True), start=1
         )
     ]
-    try:
-        session.execute(insert(Prediction), rows)
-        session.commit()
-    except IntegrityError as error:
-        session.rollback()
-        if "uq_predictions_request_id_step" not in str(error.orig):
-            raise
-        raise ValueError(f"request id {request_id!r} was already used for a forecast") from error
+    session.execute(insert(Prediction), rows)
+    session.commit()
     return ForecastResult(
         series_id=series.id,
         model_version_id=version.id,
         model_version=version.version,
+        forecast_id=forecast_id,
         request_id=request_id,
         origin=forecast.origin,
         filled_context=forecast.filled_context,

@@ -7,11 +7,12 @@ deleted through the API; the cascade in the schema is for an operator's cleanup.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.api.schemas import SeriesCreate
 from app.db.models import Series, utcnow
 
 
@@ -19,16 +20,17 @@ class SeriesNameTaken(ValueError):
     """Another series already has this name."""
 
 
-def create_series(*, session: Session, series_in: SeriesCreate) -> Series:
-    """Store a new series; a taken name raises `SeriesNameTaken` and stores nothing."""
-    series = Series(**series_in.model_dump())
+def create_series(*, session: Session, name: str, **details: Any) -> Series:
+    """Store a new series called `name` with `details` (its other columns, already
+    validated by the caller); a taken name raises `SeriesNameTaken` and stores nothing."""
+    series = Series(name=name, **details)
     session.add(series)
     try:
         session.commit()
     except IntegrityError as error:
         # The database's unique constraint decides, so two concurrent creates cannot both win.
         session.rollback()
-        raise SeriesNameTaken(f"a series named {series_in.name!r} already exists") from error
+        raise SeriesNameTaken(f"a series named {name!r} already exists") from error
     return series
 
 

@@ -1,8 +1,9 @@
-"""API keys: who may call what, what a refused call looks like, and `linecast create-api-key`."""
+"""API keys: who may call what, what a refused call looks like, and `linecast keys`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from itertools import count
 from typing import Any
 
@@ -12,9 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.cli import main
-from app.db.models import ApiKey
+from app.db.models import ApiKey, utcnow
 from app.services.keys import authenticate
-from tests.api.conftest import Keys, Snapshot
+from tests.api.conftest import Snapshot
+from tests.fixtures.service import Keys
 
 _names = count()
 
@@ -123,13 +125,12 @@ def test_keys_are_stored_only_as_hashes(keys: Keys, db: sessionmaker[Session]) -
         assert key.split("_", 2)[2] not in stored  # nor its secret part
 
 
-def test_create_api_key_prints_a_working_key_once(
-    migrated_url: str, anon: httpx.Client, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("command", [["keys", "create"], ["create-api-key"]])
+def test_keys_create_prints_a_working_key_once(
+    command: list[str], migrated_url: str, anon: httpx.Client, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert (
-        main(["create-api-key", "--name", "ops", "--role", "write", "--database-url", migrated_url])
-        == 0
-    )
+    arguments = ["--name", "ops", "--role", "write", "--database-url", migrated_url]
+    assert main([*command, *arguments]) == 0
     out, err = capsys.readouterr()
     key = out.strip()
     assert out == f"{key}\n"
@@ -141,11 +142,12 @@ def test_create_api_key_prints_a_working_key_once(
     assert anon.post("/v1/series/1/archive", headers=headers).status_code == 403
 
 
-def test_create_api_key_refuses_a_taken_name(
+def test_keys_create_refuses_a_taken_name(
     migrated_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     arguments = [
-        "create-api-key",
+        "keys",
+        "create",
         "--name",
         "ops",
         "--role",
@@ -158,14 +160,15 @@ def test_create_api_key_refuses_a_taken_name(
     assert main(arguments) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err == "linecast create-api-key: error: an API key named 'ops' already exists\n"
+    assert err == "linecast keys: error: an API key named 'ops' already exists\n"
 
 
-def test_create_api_key_on_an_unmigrated_database_says_so(
+def test_keys_create_on_an_unmigrated_database_says_so(
     postgres_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     arguments = [
-        "create-api-key",
+        "keys",
+        "create",
         "--name",
         "ops",
         "--role",
@@ -175,14 +178,100 @@ def test_create_api_key_on_an_unmigrated_database_says_so(
     ]
     assert main(arguments) == 2
     err = capsys.readouterr().err
-    assert err.startswith("linecast create-api-key: error: ")
+    assert err.startswith("linecast keys: error: ")
     assert 'relation "api_keys" does not exist' in err
     assert err.endswith("(has `linecast migrate` been run?)\n")
     assert err.count("\n") == 1
 
 
-def test_create_api_key_refuses_an_unknown_role(capsys: pytest.CaptureFixture[str]) -> None:
+def test_keys_create_refuses_an_unknown_role(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
-        main(["create-api-key", "--name", "ops", "--role", "root"])
+        main(["keys", "create", "--name", "ops", "--role", "root"])
     assert exit_.value.code == 2
     assert "invalid choice: 'root'" in capsys.readouterr().err
+
+
+def test_keys_list_and_revoke_from_the_command_line(
+    migrated_url: str, anon: httpx.Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = ["--database-url", migrated_url]
+    assert main(["keys", "create", "--name", "gateway", "--role", "read", *database]) == 0
+    key = capsys.readouterr().out.strip()
+    headers = {"Authorization": f"Bearer {key}"}
+    assert anon.get("/v1/series", headers=headers).status_code == 200
+
+    assert main(["keys", "list", *database]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed[0].split()[:5] == ["id", "name", "role", "status", "prefix"]
+    gateway = next(line.split() for line in listed if " gateway " in line)
+    assert gateway[2:5] == ["read", "active", key.split("_")[1]]
+    assert key not in "\n".join(listed)
+
+    assert main(["keys", "revoke", "gateway", *database]) == 0
+    assert "revoked API key 'gateway'" in capsys.readouterr().err
+    assert anon.get("/v1/series", headers=headers).status_code == 401
+    assert main(["keys", "list", *database]) == 0
+    assert " revoked " in next(
+        line for line in capsys.readouterr().out.splitlines() if " gateway " in line
+    )
+    assert main(["keys", "revoke", "nobody", *database]) == 2
+    assert capsys.readouterr().err == "linecast keys: error: no API key named 'nobody'\n"
+
+
+def test_an_expiring_key_works_until_it_expires(
+    migrated_url: str,
+    anon: httpx.Client,
+    db: sessionmaker[Session],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    arguments = ["keys", "create", "--name", "temp", "--role", "read", "--expires-in", "2 hours"]
+    assert main([*arguments, "--database-url", migrated_url]) == 0
+    key = capsys.readouterr().out.strip()
+    headers = {"Authorization": f"Bearer {key}"}
+    assert anon.get("/v1/series", headers=headers).status_code == 200
+    with db() as session:
+        row = session.scalar(select(ApiKey).where(ApiKey.name == "temp"))
+        assert row.expires_at is not None
+        assert timedelta(hours=1.9) < row.expires_at - utcnow() <= timedelta(hours=2)
+        row.expires_at = utcnow() - timedelta(seconds=1)  # as if two hours had passed
+        session.commit()
+    refused = anon.get("/v1/series", headers=headers)
+    assert refused.status_code == 401 and refused.json()["detail"] == "invalid API key"
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--expires-in", "-3 days", "is not a positive duration"),
+        ("--expires-in", "soon", "--expires-in: "),
+        ("--expires-at", "2020-01-01T00:00:00Z", "is not in the future"),
+        ("--expires-at", "2027-01-01", "has no timezone"),
+    ],
+)
+def test_keys_create_refuses_an_expiry_that_is_not_ahead(
+    flag: str, value: str, message: str, migrated_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arguments = ["keys", "create", "--name", "t", "--role", "read", flag, value]
+    assert main([*arguments, "--database-url", migrated_url]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_the_key_is_checked_before_the_body_is_read(
+    anon: httpx.Client, keys: Keys, series_id: int
+) -> None:
+    """A body that is not even JSON gets the key's answer, not the body's: it was never parsed."""
+    broken = {"content": b"{not json", "headers": {"Content-Type": "application/json"}}
+    missing = anon.post("/v1/series", **broken)
+    assert missing.status_code == 401, missing.text
+    weak = anon.post(
+        f"/v1/series/{series_id}/observations",
+        content=b"{not json",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {keys.read}"},
+    )
+    assert weak.status_code == 403, weak.text
+    strong = anon.post(
+        "/v1/series",
+        content=b"{not json",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {keys.write}"},
+    )
+    assert strong.status_code == 422 and "not valid JSON" in strong.json()["detail"]

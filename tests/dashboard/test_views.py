@@ -32,6 +32,7 @@ DOCUMENTED = {
     "v_forecast_vs_actual": [
         "series_id", "prediction_id", "request_id", "model_version_id", "origin", "ts", "step",
         "median", "lower", "upper", "actual", "error", "abs_error", "inside_interval",
+        "forecast_id", "api_key_id",
     ],
     "v_latest_drift": [
         "id", "series_id", "model_version_id", "computed_at", "window_start", "window_end",
@@ -45,14 +46,14 @@ def hour(h: int) -> datetime:
     return datetime(2026, 1, 1, h, tzinfo=UTC)
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
+@pytest.fixture(params=[pytest.param("postgresql", marks=pytest.mark.postgres), "sqlite"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A migrated database of each backend the service runs on."""
     if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_url")
+        url = request.getfixturevalue("migrated_url")
     else:
         url = f"sqlite:///{tmp_path / 'linecast.db'}"
-    upgrade(url)
+        upgrade(url)
     engine = make_engine(url)
     yield engine
     engine.dispose()
@@ -85,6 +86,7 @@ def ids(session: Session) -> dict[str, int]:
             Prediction(
                 series_id=line.id,
                 model_version_id=active.id,
+                forecast_id="f-1",
                 request_id="r-1",
                 origin=hour(3),
                 ts=hour(3 + step),
@@ -185,9 +187,9 @@ def test_forecast_vs_actual(session: Session, ids: dict[str, int]) -> None:
     assert [row.error for row in rows] == [-0.5, 1.0, None, None]
     assert [row.abs_error for row in rows] == [0.5, 1.0, None, None]
     assert [row.inside_interval for row in rows] == [True, False, None, None]
-    assert {(row.request_id, row.origin, row.model_version_id) for row in rows} == {
-        ("r-1", hour(3), ids["active"])
-    }
+    assert {
+        (row.forecast_id, row.request_id, row.origin, row.model_version_id) for row in rows
+    } == {("f-1", "r-1", hour(3), ids["active"])}
 
 
 def test_latest_drift(session: Session, ids: dict[str, int]) -> None:

@@ -76,9 +76,12 @@ def test_an_inline_context_is_forecast_instead_of_the_stored_one(
             session=session, cache=cache, series=series, context_frame=earlier, request_id="r"
         )
         assert result.origin == earlier.index[-1]
-        with pytest.raises(ValueError, match="request id 'r' was already used"):
-            forecast_series(session=session, cache=cache, series=series, request_id="r")
-        assert len(_predictions(session, "r")) == 6
+        # A request id is the caller's label, not a key: the same one again is a new forecast.
+        again = forecast_series(session=session, cache=cache, series=series, request_id="r")
+        assert again.forecast_id != result.forecast_id
+        stored = _predictions(session, "r")
+        assert len(stored) == 12
+        assert {p.forecast_id for p in stored} == {result.forecast_id, again.forecast_id}
 
 
 def test_an_artifact_that_fails_its_check_is_refused_and_never_loaded(

@@ -4,7 +4,8 @@ The answer carries the model version and which of its models forecast (the chose
 baseline that replaced a first model that failed its gate), the forecast origin (the last
 reading used), how many context steps were missing (read as the pipeline's expectation) and,
 per step, the stamp and the quantiles asked for. Every step is stored as a prediction row
-under the request id, which is what the drift monitor later scores against the actuals.
+under a fresh forecast id, with the caller's request id and key, which is what the drift
+monitor later scores against the actuals.
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ import uuid
 import pandas as pd
 from fastapi import APIRouter, HTTPException, Request, status
 
-from app.api.deps import ReadKey, SeriesDep, SessionDep
+from app.api.deps import SeriesDep
 from app.api.model_schemas import ForecastPublic, ForecastRequest, ForecastStep
 from app.api.schemas import ErrorBody
+from app.auth import KeyCheckedFirst, ReadKey
 from app.logging import request_id_var
+from app.request_scope import SessionDep
 from app.services.forecasting import forecast_series
 
-router = APIRouter(tags=["forecasts"])
+router = APIRouter(route_class=KeyCheckedFirst, tags=["forecasts"])
 
 
 @router.post(
@@ -28,7 +31,7 @@ router = APIRouter(tags=["forecasts"])
     responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}, 422: {"model": ErrorBody}},
 )
 def forecast(
-    request: Request, body: ForecastRequest, _key: ReadKey, series: SeriesDep, session: SessionDep
+    request: Request, body: ForecastRequest, key: ReadKey, series: SeriesDep, session: SessionDep
 ) -> ForecastPublic:
     """Forecast the next `horizon` steps (default: the model's) with intervals (role read)."""
     context = None
@@ -46,6 +49,7 @@ def forecast(
             quantiles=body.quantiles,
             context_frame=context,
             request_id=request_id_var.get() or uuid.uuid4().hex,
+            api_key_id=key.id,
         )
     except LookupError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error.args[0])) from None
@@ -57,6 +61,7 @@ def forecast(
         series_id=series.id,
         model_version_id=result.model_version_id,
         model_version=result.model_version,
+        forecast_id=result.forecast_id,
         request_id=result.request_id,
         origin=result.origin.to_pydatetime(),
         filled_context=result.filled_context,

@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db.models import Prediction
+from app.db.models import ApiKey, Prediction
 from app.settings import Settings
 from tests.api.lines import TINY, line_frame, line_settings, train, upload_line
+from tests.fixtures.service import Keys
 
 
 @pytest.fixture
@@ -84,9 +85,35 @@ def test_bad_forecast_requests_store_nothing(
     assert _predictions(db) == 0
 
 
-def test_a_reused_request_id_is_refused(trained: int, reader: httpx.Client) -> None:
+def test_a_request_id_is_a_label_of_its_caller_not_a_global_key(
+    trained: int,
+    reader: httpx.Client,
+    writer: httpx.Client,
+    db: sessionmaker[Session],
+    keys: Keys,
+) -> None:
+    """Sending one id twice, or an id another client used, forecasts and stores each time."""
     headers = {"X-Request-ID": "plant-d-forecast-1"}
-    first = reader.post(f"/v1/series/{trained}/forecast", json={}, headers=headers)
-    assert first.status_code == 200
-    again = reader.post(f"/v1/series/{trained}/forecast", json={}, headers=headers)
-    assert again.status_code == 422 and "already used" in again.json()["detail"]
+    url = f"/v1/series/{trained}/forecast"
+    answers = [
+        reader.post(url, json={}, headers=headers),
+        reader.post(url, json={}, headers=headers),
+        writer.post(url, json={}, headers=headers),
+    ]
+    assert [a.status_code for a in answers] == [200, 200, 200], [a.text for a in answers]
+    bodies = [a.json() for a in answers]
+    assert {b["request_id"] for b in bodies} == {"plant-d-forecast-1"}
+    assert len({b["forecast_id"] for b in bodies}) == 3
+    with db() as session:
+        owners = dict(
+            session.execute(
+                select(Prediction.forecast_id, ApiKey.name)
+                .join(ApiKey, ApiKey.id == Prediction.api_key_id)
+                .distinct()
+            ).all()
+        )
+    assert owners == {
+        bodies[0]["forecast_id"]: "test-read",
+        bodies[1]["forecast_id"]: "test-read",
+        bodies[2]["forecast_id"]: "test-write",
+    }
