@@ -7,8 +7,10 @@ TORCH  := torch==2.13.0
 
 # The dashboard's browser test drives Debian's chromium (never a downloaded browser).
 CHROMIUM := /usr/bin/chromium
+# tests/test_proxy.py runs the compose proxy's nginx.conf with Debian's nginx.
+NGINX := /usr/sbin/nginx
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench fuzz clean
 
 $(PYTHON):
 	python3 -m venv $(VENV)
@@ -32,8 +34,21 @@ $(CHROMIUM):
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium || \
 	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
 
-test: lint $(CHROMIUM)
+$(NGINX):
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light || \
+	  (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light)
+
+test: lint $(CHROMIUM) $(NGINX)
 	$(VENV)/bin/pytest
+
+# The OpenAPI contract test at length: every phase and check of schemathesis with both keys,
+# FUZZ_EXAMPLES cases per operation, against the served app on a throwaway PostgreSQL database.
+FUZZ_EXAMPLES ?= 100
+FUZZ_SEED     ?= 20260105
+fuzz: install
+	CONTRACT_MAX_EXAMPLES=$(FUZZ_EXAMPLES) CONTRACT_SEED=$(FUZZ_SEED) \
+	  CONTRACT_PHASES=examples,coverage,fuzzing,stateful \
+	  $(VENV)/bin/pytest tests/api/test_contract.py -q -s -p no:logging
 
 bench: install
 	$(PYTHON) bench/speed.py --quick

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, WithJsonSchema
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
@@ -60,5 +60,13 @@ def _shown(value: Any) -> str:
 
 # A stamp in a body or a query: validated before pydantic's own parsing, which would read a
 # number as Unix seconds and accept a naive time.
-Stamp = Annotated[datetime, BeforeValidator(checked_stamp)]
+# Documented as RFC 3339 (which requires the offset) with a year from 1970 to 2199, so the OpenAPI
+# document states the domain; near its ends the offset decides, which `checked_stamp` judges.
+Stamp = Annotated[
+    datetime,
+    BeforeValidator(checked_stamp),
+    WithJsonSchema(
+        {"type": "string", "format": "date-time", "pattern": "^(19[7-9][0-9]|2[01][0-9]{2})-"}
+    ),
+]
 AnyStamp = Annotated[datetime, BeforeValidator(aware_stamp)]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 _ALLOWED_CONTROLS = frozenset("\t\n\r")
 
@@ -25,4 +27,21 @@ def printable(text: str) -> str:
     return text
 
 
-Text = Annotated[str, AfterValidator(printable)]
+# The same rule as a JSON Schema pattern, so the OpenAPI document states it and clients (and the
+# contract test's fuzzer) can tell what is stored before sending it.
+PRINTABLE_PATTERN = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$"
+
+
+class _DocumentedPattern:
+    """Adds `pattern` to a string's JSON schema without a second check: `printable` checks,
+    with a message that names the character and where it is."""
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        schema["pattern"] = PRINTABLE_PATTERN
+        return schema
+
+
+Text = Annotated[str, AfterValidator(printable), _DocumentedPattern()]

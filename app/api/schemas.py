@@ -58,9 +58,11 @@ class RejectedRow(BaseModel):
 
 
 class RejectedRowsBody(ErrorBody):
-    """A 422 for an upload with bad rows: nothing of it was stored; here are the problems."""
+    """An upload's 422: nothing of it was stored. `rejected` lists the bad rows when rows were
+    the problem; a request that is wrong as a whole (too many rows, a body that is not a
+    batch) gets the plain error body."""
 
-    rejected: list[RejectedRow]
+    rejected: list[RejectedRow] | None = Field(default=None, min_length=1)
 
 
 class SeriesCreate(BaseModel):
