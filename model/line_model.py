@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import io
+import threading
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -60,13 +61,15 @@ class LineModel:
         frame: pd.DataFrame,
         on_progress: Progress | None = None,
         initial_weights: bytes | None = None,
+        stop: threading.Event | None = None,
     ) -> FittedLineModel:
         """Preprocess, choose by cross-validation, train. ValueError names what is wrong.
 
         `on_progress(done, planned, message)` is called as training goes (epochs of the
         GRU candidates); an exception it raises stops the fit. `initial_weights` (a saved line
         model, e.g. the one in service) starts each GRU candidate whose representation and
-        shape match one of its networks from that network's weights.
+        shape match one of its networks from that network's weights. `stop` set ends the fit
+        within a training step with `model.trainer.TrainingStopped` (a worker shutting down).
         """
         target = _column(frame, self.config.target)
         pipeline = Pipeline(self.config.pipeline()).fit(target)
@@ -84,7 +87,7 @@ class LineModel:
         inputs = prepare_inputs(config, pipeline, frame)
         donor = warm_states(initial_weights) if initial_weights is not None else {}
         device = str(pick_device(self.device))
-        selection = select(inputs, pipeline, config, device, on_progress, donor)
+        selection = select(inputs, pipeline, config, device, on_progress, donor, stop)
         warm = None
         if initial_weights is not None:
             used = selection.warm_started

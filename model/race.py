@@ -33,7 +33,7 @@ from model.members.base import transformed
 from model.members.network import NetworkMember, network_arrays, valid_rows
 from model.network import ForecastNetwork, NetworkConfig
 from model.scoreboard import Scoreboard, preferred
-from model.trainer import Training
+from model.trainer import Training, check_stop
 from model.windows import SeriesArrays
 from preprocessing.pipeline import Pipeline
 
@@ -80,9 +80,12 @@ class NetworkRace:
         board: Scoreboard,
         progress: Progress | None,
         warm_states: dict[str, dict[str, torch.Tensor]],
+        stop: threading.Event | None = None,
     ) -> None:
+        """`stop` set ends the race between two steps with `TrainingStopped`."""
         self.inputs, self.config, self.start, self.device = inputs, config, start, device
         self.board, self.progress, self.warm_states = board, progress, warm_states
+        self.stop = stop
         self.winner: str | None = None
         self.done = 0
         self.planned = 0
@@ -173,6 +176,7 @@ class NetworkRace:
         return f"{run.name} [{run.forecaster.train_config.mode}, {epochs} epoch{plural}]"
 
     def _start(self, rep: Representation, pipeline: Pipeline, mode: str) -> _Run:
+        check_stop(self.stop)
         inputs, config, horizon = self.inputs, self.config, self.config.horizon
         z = transformed(pipeline, inputs)[: self.start]
         verdict = pipeline.assess(z[np.isfinite(z)])
@@ -217,7 +221,9 @@ class NetworkRace:
                         f"{message}: epoch {epoch + 1}, validation loss {loss:.4g}",
                     )
 
-        run.training.run(max(epochs - run.training.epochs_done, 0), on_epoch=on_epoch)
+        run.training.run(
+            max(epochs - run.training.epochs_done, 0), on_epoch=on_epoch, stop=self.stop
+        )
 
     @staticmethod
     def _input_story(run: _Run) -> dict[str, Any]:

@@ -27,6 +27,7 @@ on the validation origins (`model.intervals`).
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -44,6 +45,7 @@ from model.members.linear import LinearMember
 from model.members.naive import RepeatLastMember, SeasonalNaiveMember
 from model.race import NetworkRace, Progress
 from model.scoreboard import CandidateScore, Scoreboard, network_of
+from model.trainer import check_stop
 from model.windows import MAX_PLACEHOLDER_SHARE
 from preprocessing.pipeline import Pipeline
 
@@ -137,9 +139,11 @@ def select(
     device: str = "cpu",
     progress: Progress | None = None,
     warm_states: dict[str, dict[str, torch.Tensor]] | None = None,
+    stop: threading.Event | None = None,
 ) -> Selection:
     """Fit, score and choose (see the module). `config` must be resolved. `warm_states` maps
-    a GRU candidate's name to weights to start from (a warm start from the model in service)."""
+    a GRU candidate's name to weights to start from (a warm start from the model in service).
+    `stop` set raises `TrainingStopped` before the next candidate or training step."""
     assert config.context is not None
     horizon, context = config.horizon, config.context
     rows = len(inputs)
@@ -156,6 +160,7 @@ def select(
         board.add(SeasonalNaiveMember(horizon, period), 0.0)
     if "linear" in config.candidates:
         for rep, variant in variants.items():
+            check_stop(stop)
             began = time.perf_counter()
             member = LinearMember.fit(rep, variant, inputs, start, context, horizon)
             board.add(member, time.perf_counter() - began)
@@ -163,6 +168,7 @@ def select(
         rep = Representation(seasonal=bool(pipeline.params.seasonal), trend="none")
         variant = variants.get(rep) or rep.fit(pipeline, inputs, start)
         for damped in (False, True):
+            check_stop(stop)
             began = time.perf_counter()
             try:
                 member = EtsMember.fit(rep, variant, inputs, start, context, horizon, damped)
@@ -174,7 +180,7 @@ def select(
     story: dict[str, Any] = {}
     race = None
     if "gru" in config.candidates:
-        race = NetworkRace(inputs, config, start, device, board, progress, warm_states or {})
+        race = NetworkRace(inputs, config, start, device, board, progress, warm_states or {}, stop)
         story = race.run(variants, recommended)
         statistical = board.best(("linear", "ets"))
         if race.winner is not None and statistical is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -22,6 +23,19 @@ from model.network import ForecastNetwork, pinball_loss
 from model.windows import Batch, WindowMaker
 
 log = logging.getLogger(__name__)
+
+
+class TrainingStopped(Exception):
+    """A stop was requested (`stop` set): the fit ended between two steps and its state is
+    abandoned, so the caller can hand the work back instead of storing half of it."""
+
+
+def check_stop(stop: threading.Event | None) -> None:
+    """Raise `TrainingStopped` if `stop` is set. Called between steps and between candidates:
+    an epoch of the service's defaults takes seconds, longer than a container's grace period
+    allows a stop to wait."""
+    if stop is not None and stop.is_set():
+        raise TrainingStopped
 
 
 @dataclass(frozen=True)
@@ -192,12 +206,16 @@ class Training:
         return self.stopped or self.epochs_done >= self.config.max_epochs
 
     def run(
-        self, epochs: int, on_epoch: Callable[[int, int, float], None] | None = None
+        self,
+        epochs: int,
+        on_epoch: Callable[[int, int, float], None] | None = None,
+        stop: threading.Event | None = None,
     ) -> TrainReport:
         """Up to `epochs` more epochs, fewer if patience runs out or the budget ends.
 
         `on_epoch(epoch, max_epochs, validation_loss)` is called after each epoch is scored, so
         a caller can report progress; an exception it raises stops training and propagates.
+        `stop` set raises `TrainingStopped` before the next step, mid-epoch.
         """
         config, network, report = self.config, self.network, self.report
         started = time.perf_counter()
@@ -206,6 +224,7 @@ class Training:
             epoch = self.epochs_done
             epoch_loss = 0.0
             for _ in range(config.steps_per_epoch):
+                check_stop(stop)
                 epoch_loss += self._step()
             val = self._validation_loss()
             report.train_loss.append(epoch_loss / config.steps_per_epoch)

@@ -1,9 +1,11 @@
-"""The deployment files: Dockerfile, .dockerignore, docker-compose.yml, .env.example, the scheduler.
+"""The deployment files: Dockerfile, .dockerignore, docker-compose.yml, .env.example, the scheduler
+and the proxy's nginx.conf.
 
 Docker cannot run where the tests run, so most of these read the files as a reviewer would and
 check that they agree with each other and with the code: the CLI's sub-commands, the settings,
 the API's port and paths. The scheduler's shell code is run for real: its start-up with a stand-in
 for crond, and its job against a local HTTP server, with this machine's wget in place of busybox's.
+The proxy runs for real in tests/test_proxy.py.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import pytest
 import yaml
 
 from app.cli import build_parser
+from app.cli.serve import GRACEFUL_SHUTDOWN_SECONDS
 from app.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +39,7 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 ENV_EXAMPLE = ROOT / ".env.example"
 CRONTAB = ROOT / "deploy" / "scheduler" / "crontab"
 POST_SH = ROOT / "deploy" / "scheduler" / "post.sh"
+NGINX_CONF = ROOT / "deploy" / "proxy" / "nginx.conf"
 
 IMAGE_SERVICES = ("migrate", "api", "worker")
 """The services that run the linecast image built from the Dockerfile."""
@@ -132,6 +136,80 @@ def compose_variables(text: str) -> set[str]:
     return set(COMPOSE_VARIABLE.findall(text))
 
 
+@dataclass
+class NginxBlock:
+    """One nginx directive: its arguments, quotes removed, and its block's directives if any."""
+
+    name: str
+    args: list[str]
+    children: list[NginxBlock] = field(default_factory=list)
+
+    def all(self, name: str, *args: str) -> list[NginxBlock]:
+        """The directives `name` in this block whose arguments start with `args`."""
+        return [d for d in self.children if d.name == name and d.args[: len(args)] == list(args)]
+
+    def one(self, name: str, *args: str) -> NginxBlock:
+        (directive,) = self.all(name, *args)
+        return directive
+
+
+NGINX_TOKEN = re.compile(r"""\s+|#[^\n]*|'(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*"|[{};]|[^\s{};'"#]+""")
+
+
+def read_nginx(path: Path) -> NginxBlock:
+    """nginx's configuration syntax as far as this file uses it: directives, blocks, comments,
+    quoted strings (which may hold braces and semicolons)."""
+    root = NginxBlock("main", [])
+    stack, words = [root], []
+    for match in NGINX_TOKEN.finditer(path.read_text()):
+        token = match.group()
+        if token.isspace() or token.startswith("#"):
+            continue
+        if token in ("{", ";"):
+            directive = NginxBlock(words[0], words[1:])
+            stack[-1].children.append(directive)
+            if token == "{":
+                stack.append(directive)
+            words = []
+        elif token == "}":
+            assert not words, f"{path.name}: a directive without ';' before '}}'"
+            stack.pop()
+        else:
+            words.append(nginx_unquote(token) if token[0] in "'\"" else token)
+    assert len(stack) == 1 and not words, f"{path.name}: unbalanced braces"
+    return root
+
+
+def nginx_unquote(token: str) -> str:
+    """A quoted string's text, with nginx's escapes (`\\n`, `\\t`, `\\r`, `\\'`, ...) undone."""
+    escapes = {"n": "\n", "t": "\t", "r": "\r"}
+    return re.sub(r"\\(.)", lambda m: escapes.get(m.group(1), m.group(1)), token[1:-1])
+
+
+def nginx_seconds(value: str) -> float:
+    """An nginx time (`10s`, `2m`, `500ms`, bare seconds) in seconds."""
+    number, unit = re.fullmatch(r"(\d+)(ms|s|m|h)?", value).groups()
+    return int(number) * {"ms": 0.001, "s": 1, None: 1, "m": 60, "h": 3600}[unit]
+
+
+def nginx_bytes(value: str) -> int:
+    """An nginx size (`20m`, `16k`, bare bytes) in bytes: k and m are powers of 1024."""
+    number, unit = re.fullmatch(r"(\d+)([kKmMgG])?", value).groups()
+    return int(number) * 1024 ** {None: 0, "k": 1, "m": 2, "g": 3}[unit and unit.lower()]
+
+
+def nginx_listen_port(conf: NginxBlock) -> int:
+    (listen,) = conf.one("http").one("server").one("listen").args
+    return int(listen.rsplit(":", 1)[-1])
+
+
+def compose_seconds(value: str) -> float:
+    """A compose duration such as `30s` or `1m30s`, in seconds."""
+    parts = re.findall(r"(\d+)(h|m|s)", value)
+    assert "".join(n + u for n, u in parts) == value, f"not a duration: {value}"
+    return sum(int(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
+
+
 def is_cron_schedule(expression: str) -> bool:
     """Whether `expression` is five cron fields: numbers in range, `*`, ranges, lists, steps."""
     fields = expression.split()
@@ -169,7 +247,7 @@ def test_compose_file_has_the_services_and_no_version_key(
 ) -> None:
     # `version` is obsolete in the Compose specification, and recent Compose warns about it.
     assert "version" not in compose
-    assert set(services) == {"postgres", "migrate", "api", "worker", "scheduler"}
+    assert set(services) == {"postgres", "migrate", "api", "proxy", "worker", "scheduler"}
     for name in IMAGE_SERVICES:
         assert services[name]["build"] == ".", name
         assert services[name]["image"] == services["api"]["image"], name
@@ -191,12 +269,23 @@ def test_postgres_keeps_its_data_in_a_volume_and_has_a_healthcheck(
     assert "ports" not in postgres, "the database is reachable by the services only"
 
 
-def test_api_publishes_8000_after_postgres_is_healthy_and_the_schema_migrated(
+def test_only_the_proxy_publishes_a_port_and_the_api_serves_the_network(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    published = {name for name, service in services.items() if "ports" in service}
+    assert published == {"proxy"}, "everything else is reached through the compose network"
+    (mapping,) = services["proxy"]["ports"]
+    host, container = str(mapping).split(":")
+    assert host == "8000", "clients keep the port they used before the proxy"
+    assert int(container) == nginx_listen_port(read_nginx(NGINX_CONF))
+    assert [str(port) for port in services["api"]["expose"]] == ["8000"]
+    assert services["proxy"]["depends_on"]["api"]["condition"] == "service_healthy"
+
+
+def test_api_starts_after_postgres_is_healthy_and_the_schema_migrated(
     services: dict[str, dict[str, Any]],
 ) -> None:
     api = services["api"]
-    published = {str(port).rsplit(":", 1)[-1] for port in api["ports"]}
-    assert published == {"8000"}
     assert api["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert api["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert services["worker"]["depends_on"] == api["depends_on"]
@@ -273,6 +362,78 @@ def test_no_secret_has_a_value_in_the_compose_file_or_the_example(
         url = service.get("environment", {}).get("LINECAST_DATABASE_URL")
         if url is not None:
             assert re.search(r"://\w+:\$\{POSTGRES_PASSWORD:\?[^}]*\}@", url), service_name
+
+
+@pytest.fixture(scope="module")
+def nginx() -> NginxBlock:
+    return read_nginx(NGINX_CONF)
+
+
+def test_the_proxy_runs_the_official_image_with_our_config_read_only(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    proxy = services["proxy"]
+    image, _, tag = proxy["image"].partition(":")
+    assert image == "nginx" and tag and tag != "latest", "the official image, pinned"
+    assert proxy["volumes"] == ["./deploy/proxy/nginx.conf:/etc/nginx/nginx.conf:ro"]
+    port = nginx_listen_port(read_nginx(NGINX_CONF))
+    assert f"http://127.0.0.1:{port}/healthz" in proxy["healthcheck"]["test"]
+
+
+def test_the_proxy_times_out_slow_clients(nginx: NginxBlock) -> None:
+    http = nginx.one("http")
+    for name in ("client_header_timeout", "client_body_timeout", "send_timeout"):
+        (value,) = http.one(name).args
+        assert 0 < nginx_seconds(value) <= 60, f"{name} {value}"
+    assert 0 < nginx_seconds(http.one("keepalive_timeout").args[0]) <= 75
+    assert http.one("server_tokens").args == ["off"]
+
+
+def test_the_proxy_body_limit_is_the_apis(nginx: NginxBlock) -> None:
+    limit = Settings.model_fields["max_request_bytes"].default
+    (size,) = nginx.one("http").one("client_max_body_size").args
+    assert nginx_bytes(size) == limit, "LINECAST_MAX_REQUEST_BYTES' default and the proxy's"
+    server = nginx.one("http").one("server")
+    assert server.one("error_page", "413").args == ["413", "@too_large"]
+    status, body = server.one("location", "@too_large").one("return").args
+    assert status == "413" and f"limit of {limit} bytes" in json.loads(body)["detail"]
+
+
+def test_the_proxy_passes_to_the_api_with_forwarding_headers_and_time_enough(
+    nginx: NginxBlock, services: dict[str, dict[str, Any]]
+) -> None:
+    location = nginx.one("http").one("server").one("location", "/")
+    variable, upstream = location.one("set").args
+    assert location.one("proxy_pass").args == [variable]
+    url = urlsplit(upstream)
+    assert (url.hostname, str(url.port)) == ("api", *map(str, services["api"]["expose"]))
+    forwarded = {d.args[0]: d.args[1] for d in location.all("proxy_set_header")}
+    assert forwarded["X-Forwarded-For"] == "$remote_addr"
+    assert forwarded["X-Forwarded-Proto"] == "$scheme"
+    assert forwarded["X-Request-ID"] == "$linecast_request_id"
+    # No call of ours waits longer than the scheduler's wget, whose budget is 60 s.
+    (read,) = location.one("proxy_read_timeout").args
+    assert nginx_seconds(read) >= int(re.search(r"-T (\d+)", POST_SH.read_text()).group(1))
+
+
+def test_the_proxy_denies_metrics(nginx: NginxBlock) -> None:
+    server = nginx.one("http").one("server")
+    status, body = server.one("location", "/metrics").one("return").args
+    assert status == "404" and json.loads(body)["detail"] == "Not Found"
+    # A prefix match, the only one besides "/": nothing more specific can win over it.
+    prefixes = [d.args for d in server.all("location") if not d.args[0].startswith("@")]
+    assert sorted(prefixes) == [["/"], ["/metrics"]]
+
+
+def test_the_api_and_worker_stop_within_their_grace_period(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    # Docker's default is 10 s, then SIGKILL: a stop that needs longer must say so here. The
+    # API waits for requests in flight first; tests/jobs/test_stopping.py times the rest.
+    for name in ("api", "worker"):
+        assert 10 < compose_seconds(services[name]["stop_grace_period"]) <= 60, name
+    api_grace = compose_seconds(services["api"]["stop_grace_period"])
+    assert api_grace >= GRACEFUL_SHUTDOWN_SECONDS + 10
 
 
 def test_every_linecast_command_is_a_real_subcommand(

@@ -34,17 +34,21 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.allow import AllowedMethods
+from app.api.openapi import install_openapi
 from app.api.routes import (
     analysis,
     drift,
     forecasts,
     health,
+    keys,
     metrics,
     models,
     observations,
     series,
     training,
 )
+from app.api.security_headers import SecurityHeaders
 from app.dashboard import routes as dashboard
 from app.db.engine import make_engine, session_factory
 from app.jobs.executor import InProcessExecutor
@@ -107,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         models,
         forecasts,
         drift,
+        keys,
     ):
         app.include_router(module.router)
     app.include_router(dashboard.router)
@@ -115,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         StaticFiles(directory=dashboard.STATIC_DIR),
         name=dashboard.STATIC_ROUTE,
     )
+    install_openapi(app)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(IngestError, _ingest_error)
@@ -123,8 +129,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_exception_handler(unavailable, _database_unavailable)
     # Starlette runs the middleware added last outermost: a 413 from the size check gets a
     # request id, an access line and a histogram sample like any other answer.
+    app.add_middleware(AllowedMethods)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestContext, metrics=app.state.metrics)
+    app.add_middleware(SecurityHeaders, cacheable_prefix=STATIC_PATH + "/")
     return app
 
 
@@ -253,7 +261,11 @@ def error_response(
 
 
 async def _http_error(_request: Request, error: HTTPException) -> JSONResponse:
-    return error_response(error.status_code, str(error.detail), headers=error.headers)
+    detail = str(error.detail)
+    if isinstance(error.__cause__, UnicodeDecodeError):
+        # FastAPI's 400 for a body it could not decode says only "error parsing the body".
+        detail = f"the body is not valid UTF-8 (byte {error.__cause__.start}): send UTF-8 JSON"
+    return error_response(error.status_code, detail, headers=error.headers)
 
 
 async def _validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:

@@ -14,8 +14,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.cli.database import database_url, one_line
+from app.cli.leaving import skip_exit_collections
 from app.db.migrate import current_revision, head_revision, is_at_head
 from app.errors import UsageError
+
+# Seconds a stop waits for requests in flight before cutting them off (each write is one
+# transaction: one cut off is rolled back whole). docker-compose.yml's stop_grace_period for
+# the API leaves room for this, then the executor's stop (under a second) and the exit.
+GRACEFUL_SHUTDOWN_SECONDS = 15
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -57,4 +63,6 @@ def run(args: argparse.Namespace) -> None:
         workers=args.workers,
         log_config=None,
         access_log=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
+    skip_exit_collections()

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from app.cli.leaving import skip_exit_collections
 from app.db.engine import make_engine, session_factory
 from app.db.migrate import is_at_head
 from app.db.models import TrainingRun
@@ -87,6 +88,7 @@ def run(args: argparse.Namespace) -> None:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         print(f"worker {worker.worker_id} stopped")
+    skip_exit_collections()
 
 
 def _reload(settings: Settings, run_id: int | None) -> TrainingRun:

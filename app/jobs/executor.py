@@ -59,8 +59,8 @@ class InProcessExecutor:
         return {run_id: self.submit(run_id) for run_id in run_ids}
 
     def shutdown(self, wait: bool = True) -> None:
-        """Stop: runs not started stay queued, runs training go back to the queue at the end
-        of their epoch, runs already scoring are stored first."""
+        """Stop: runs not started stay queued, runs training go back to the queue within a
+        training step, runs already scoring are stored first."""
         self._stop.set()
         self._pool.shutdown(wait=wait, cancel_futures=True)
 

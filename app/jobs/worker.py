@@ -7,8 +7,9 @@ lock does the same job. Every loop also recovers runs whose worker died (`recove
 a run silent for `stale_after_seconds` is queued again, up to `MAX_ATTEMPTS` claims in all.
 
 Stopping: `run_forever` returns once its stop event is set (the CLI sets it on SIGTERM and
-SIGINT). A run in progress is not abandoned: it stops at the end of its current epoch and goes
-back to the queue, or, if training is already over, is finished and stored first.
+SIGINT). A run in progress is not abandoned: it stops within a training step (well inside
+Docker's grace period) and goes back to the queue, or, if training is already over, is finished
+and stored first.
 """
 
 from __future__ import annotations

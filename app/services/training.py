@@ -49,6 +49,7 @@ from model.config import CandidateKind, LineModelConfig, automatic_context, defa
 from model.line_model import FittedLineModel, LineModel
 from model.modes import TrainingMode
 from model.selection import minimum_rows
+from model.trainer import TrainingStopped
 from preprocessing.regularise import infer_step
 
 log = logging.getLogger(__name__)
@@ -236,8 +237,9 @@ def execute_run(
     """Claim a queued run (or go on with one `worker_id` claimed) and take it to its outcome.
 
     Never raises for the run's own errors: they end it as failed, with the error's type and
-    first line. `stop_event` set during training puts the run back in the queue at the next
-    epoch's end.
+    first line. `stop_event` set during training puts the run back in the queue within a
+    training step (milliseconds; an epoch's end could be seconds away, past a container's
+    grace period), or, once training is over, after the run is stored.
     """
     claim = claim_run(session_factory, run_id, worker_id)
     if claim is None:
@@ -245,7 +247,7 @@ def execute_run(
     try:
         with Heartbeat(session_factory, claim, settings.heartbeat_seconds) as heartbeat:
             _train(claim, session_factory, settings, heartbeat, stop_event)
-    except RunInterrupted:
+    except (RunInterrupted, TrainingStopped):
         release_run(session_factory, claim)
     except RunLost:
         log.warning("run %d was taken from %s (declared dead); dropped", run_id, worker_id)
@@ -301,7 +303,10 @@ def _train(
     # The candidate never sees the gate's stretch, so its backtest is out of sample.
     started = time.perf_counter()
     fitted = LineModel(options.line_config(series)).fit(
-        frame.loc[: origins[0]], on_progress=on_progress, initial_weights=initial_weights
+        frame.loc[: origins[0]],
+        on_progress=on_progress,
+        initial_weights=initial_weights,
+        stop=stop_event,
     )
     seconds = time.perf_counter() - started
     heartbeat.beat(progress=_TRAINING_SHARE, message="backtesting")
