@@ -8,13 +8,17 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import select
 
-from app.api.deps import ReadKey, SeriesDep, SessionDep, WriteKey
+from app.api.deps import SeriesDep
 from app.api.model_schemas import AnalysisPublic, AnalysisRequest
 from app.api.schemas import ErrorBody
+from app.auth import KeyCheckedFirst, ReadKey, WriteKey
 from app.db.models import AnalysisReport
+from app.request_scope import SessionDep
 from app.services.analysis import analyse_series
 
-router = APIRouter(prefix="/v1/series/{series_id}/analysis", tags=["analysis"])
+router = APIRouter(
+    route_class=KeyCheckedFirst, prefix="/v1/series/{series_id}/analysis", tags=["analysis"]
+)
 
 
 @router.post(

@@ -13,14 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 
-from app.api.deps import (
-    AdminKey,
-    ReadKey,
-    SeriesDep,
-    SessionDep,
-    SettingsDep,
-    start_in_process,
-)
+from app.api.deps import SeriesDep, start_in_process
 from app.api.drift_schemas import (
     DriftMetricBrief,
     DriftMetricList,
@@ -32,12 +25,14 @@ from app.api.drift_schemas import (
     SkippedSeries,
 )
 from app.api.schemas import ErrorBody
+from app.auth import AdminKey, KeyCheckedFirst, ReadKey
 from app.db.models import DriftKind, utcnow
+from app.request_scope import SessionDep, SettingsDep
 from app.services.drift import drift_rows, drift_summary, run_drift_all
 from app.stamps import Stamp
 from app.text import Text
 
-router = APIRouter(tags=["drift"])
+router = APIRouter(route_class=KeyCheckedFirst, tags=["drift"])
 
 
 @router.get("/v1/series/{series_id}/drift", responses={404: {"model": ErrorBody}})

@@ -6,13 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, status
 
-from app.api.deps import AdminKey, ReadKey, SeriesDep, SessionDep
+from app.api.deps import SeriesDep
 from app.api.model_schemas import ModelVersionList, ModelVersionPublic, PromoteRequest
 from app.api.schemas import ErrorBody
+from app.auth import AdminKey, KeyCheckedFirst, ReadKey
 from app.db.models import MAX_ID
+from app.request_scope import SessionDep
 from app.services.registry import ArtifactIntegrityError, list_versions, promote, retire
 
-router = APIRouter(prefix="/v1/series/{series_id}/models", tags=["models"])
+router = APIRouter(
+    route_class=KeyCheckedFirst, prefix="/v1/series/{series_id}/models", tags=["models"]
+)
 
 VersionId = Annotated[int, Path(ge=1, le=MAX_ID)]
 

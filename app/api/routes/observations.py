@@ -18,16 +18,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile, status
 from sqlalchemy.orm import Session
 
-from app.api.deps import (
-    ActiveSeriesDep,
-    AdminKey,
-    ReadKey,
-    SeriesDep,
-    SessionDep,
-    SettingsDep,
-    WriteKey,
-    start_in_process,
-)
+from app.api.deps import ActiveSeriesDep, SeriesDep, start_in_process
 from app.api.schemas import (
     ErrorBody,
     IngestResult,
@@ -37,6 +28,8 @@ from app.api.schemas import (
     ObservationsIn,
     RejectedRowsBody,
 )
+from app.auth import AdminKey, KeyCheckedFirst, ReadKey, WriteKey
+from app.request_scope import SessionDep, SettingsDep
 from app.services.drift import drift_after_ingest
 from app.services.observations import (
     Reading,
@@ -48,7 +41,9 @@ from app.services.observations import (
 from app.settings import Settings
 from app.stamps import AnyStamp, Stamp
 
-router = APIRouter(prefix="/v1/series/{series_id}/observations", tags=["observations"])
+router = APIRouter(
+    route_class=KeyCheckedFirst, prefix="/v1/series/{series_id}/observations", tags=["observations"]
+)
 
 _UPLOAD_ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorBody, "description": "no such series"},

@@ -6,11 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from app.api.deps import AdminKey, ReadKey, SeriesDep, SessionDep, WriteKey
+from app.api.deps import SeriesDep
 from app.api.schemas import ErrorBody, SeriesCreate, SeriesList, SeriesPublic
+from app.auth import AdminKey, KeyCheckedFirst, ReadKey, WriteKey
+from app.request_scope import SessionDep
 from app.services.series import SeriesNameTaken, archive_series, create_series, list_series
 
-router = APIRouter(prefix="/v1/series", tags=["series"])
+router = APIRouter(route_class=KeyCheckedFirst, prefix="/v1/series", tags=["series"])
 
 
 @router.post(
@@ -21,7 +23,7 @@ router = APIRouter(prefix="/v1/series", tags=["series"])
 def create(series_in: SeriesCreate, _key: WriteKey, session: SessionDep) -> SeriesPublic:
     """Create a series (key role write)."""
     try:
-        series = create_series(session=session, series_in=series_in)
+        series = create_series(session=session, **series_in.model_dump())
     except SeriesNameTaken as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     return SeriesPublic.model_validate(series)

@@ -13,15 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from sqlalchemy import select
 
-from app.api.deps import (
-    AdminKey,
-    ReadKey,
-    SeriesDep,
-    SessionDep,
-    SettingsDep,
-    WriteKey,
-    start_in_process,
-)
+from app.api.deps import SeriesDep, start_in_process
 from app.api.model_schemas import (
     RetrainAccepted,
     RetrainRequest,
@@ -30,10 +22,12 @@ from app.api.model_schemas import (
     TrainRequest,
 )
 from app.api.schemas import ErrorBody
+from app.auth import AdminKey, KeyCheckedFirst, ReadKey, WriteKey
 from app.db.models import MAX_ID, TrainingRun
+from app.request_scope import SessionDep, SettingsDep
 from app.services.training import TrainingOptions, request_retraining, request_training
 
-router = APIRouter(tags=["training"])
+router = APIRouter(route_class=KeyCheckedFirst, tags=["training"])
 
 
 @router.post(
