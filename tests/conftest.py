@@ -8,9 +8,18 @@ served API with its keys and clients. Markers: see the README's testing section.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 
 import pytest
+
+# Under pytest-xdist (`make test` runs two workers), one thread per worker for torch and the
+# BLAS behind numpy: their default of one thread per core ran two workers on four spinning
+# threads over two cores (a 0.4 s stationarity test took 6.5 s). Set before either loads.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_variable, "1")
+    assert "numpy" not in sys.modules, "numpy was loaded before its thread count was set"
 
 from app.settings import get_settings
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from app.api.schemas import ObservationIn
 from app.db.models import MAX_ID, RunStatus, RunTrigger, VersionStatus
@@ -43,7 +43,8 @@ class RetrainRequest(BaseModel):
     series_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(
         default=None, max_length=10_000
     )
-    warm_start: bool = False
+    # Strict: JSON's 0 and 1 are numbers, not the boolean the document states.
+    warm_start: StrictBool = False
 
 
 class TrainingRunPublic(BaseModel):

@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -83,7 +83,8 @@ class TrainingOptions(BaseModel):
         min_length=1,
         description="kinds of model cross-validation may choose from",
     )
-    warm_start: bool = False
+    # Strict: JSON's 0 and 1 are numbers, not the boolean the document states.
+    warm_start: StrictBool = False
 
     @field_validator("mode")
     @classmethod

@@ -68,6 +68,9 @@ def test_bad_training_requests_are_refused_and_queue_nothing(
         (writer.post(f"/v1/series/{line_series}/train", json={"seed": 2**70}), 422, "seed"),
         (writer.post(f"/v1/series/{line_series}/train", json={"candidates": []}), 422, "cand"),
         (admin.post("/v1/retrain", json={"series_ids": [2**63]}), 422, "series_ids"),
+        # Found by schemathesis: 0 was read as false.
+        (admin.post("/v1/retrain", json={"warm_start": 0}), 422, "warm_start"),
+        (writer.post(f"/v1/series/{line_series}/train", json={"warm_start": 1}), 422, "warm"),
         (writer.get("/v1/training-runs/2147483648"), 422, "run_id"),
         (writer.post("/v1/series/424242/train", json=TINY), 404, "series 424242 not found"),
         (admin.post("/v1/retrain", json={"series_ids": [line_series, 424242]}), 404, "424242"),
