@@ -119,11 +119,22 @@ def test_a_request_passes_with_its_request_id_and_no_version_announced(proxy: Pr
     fresh = httpx.get(f"{proxy.url}/healthz")
     request_id = fresh.headers["X-Request-ID"]
     assert re.fullmatch(r"[0-9a-f]{32}", request_id)
-    logged = {
-        line["request_id"]: (line["path"], line["status"])
-        for line in map(json.loads, proxy.access_log.read_text().splitlines())
-    }
+    logged = _access_log_lines(proxy, {"through-the-proxy", request_id})
     assert logged["through-the-proxy"] == logged[request_id] == ("/healthz", 200)
+
+
+def _access_log_lines(proxy: Proxy, request_ids: set[str]) -> dict[str, tuple[str, int]]:
+    """The proxy's access log by request id, once it holds every id in `request_ids`: nginx
+    writes a request's line after the answer has gone out, so a client may read first."""
+    deadline = time.monotonic() + 5
+    while True:
+        logged = {
+            line["request_id"]: (line["path"], line["status"])
+            for line in map(json.loads, proxy.access_log.read_text().splitlines())
+        }
+        if request_ids <= logged.keys() or time.monotonic() > deadline:
+            return logged
+        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("path", ["/metrics", "/metrics/", "/%6Detrics", "//metrics?x=1"])
