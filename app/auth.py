@@ -37,8 +37,6 @@ BEARER = HTTPBearer(
     description="An API key (`linecast keys create`); roles: read < write < admin.",
 )
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
-# Methods whose requests may carry a body worth refusing unread.
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def check_key(session: Session, key: str | None, role: Role) -> ApiKey:
@@ -94,7 +92,7 @@ class KeyCheckedFirst(APIRoute):
             return handle
 
         async def authorise_then_handle(request: Request) -> Response:
-            if request.method in _BODY_METHODS:
+            if _carries_a_body(request):
                 await run_in_threadpool(_authorise, request, role)
             return await handle(request)
 
@@ -108,6 +106,13 @@ def _required_role(dependant: Dependant) -> Role | None:
         if role is not None:
             return role
     return None
+
+
+def _carries_a_body(request: Request) -> bool:
+    """Whether a body follows the headers; without one there is nothing to refuse unread, and
+    the dependency's check is the only one."""
+    length = request.headers.get("content-length", "0")
+    return "transfer-encoding" in request.headers or length != "0"
 
 
 def _authorise(request: Request, role: Role) -> None:

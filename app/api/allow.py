@@ -27,21 +27,26 @@ class AllowedMethods:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        methods = served_methods(scope)
-        if not methods:
-            await self.app(scope, receive, send)
-            return
-        allow = ", ".join(sorted({*methods, "OPTIONS"}))
-        if scope["method"] == "OPTIONS" and "OPTIONS" not in methods:
-            await Response(status_code=204, headers={"Allow": allow})(scope, receive, send)
-            return
+        # The routes are matched only for OPTIONS and 405s, off every other request's path.
+        if scope["method"] == "OPTIONS":
+            methods = served_methods(scope)
+            if methods and "OPTIONS" not in methods:
+                response = Response(status_code=204, headers={"Allow": _allow(methods)})
+                await response(scope, receive, send)
+                return
 
         async def send_with_allow(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] == 405:
-                MutableHeaders(scope=message)["Allow"] = allow
+                methods = served_methods(scope)
+                if methods:
+                    MutableHeaders(scope=message)["Allow"] = _allow(methods)
             await send(message)
 
         await self.app(scope, receive, send_with_allow)
+
+
+def _allow(methods: set[str]) -> str:
+    return ", ".join(sorted({*methods, "OPTIONS"}))
 
 
 def served_methods(scope: Scope) -> set[str]:
