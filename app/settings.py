@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     log_level: LogLevel = "INFO"
     max_ingest_rows: int = Field(default=100_000, gt=0)
     max_request_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    # The whole body must arrive within this: 20 MiB in 60 s is under 3 Mbit/s.
+    request_body_seconds: float = Field(default=60.0, gt=0.0)
     retrain_margin: float = Field(default=0.02, ge=0.0, lt=1.0)
     heartbeat_seconds: float = Field(default=10.0, gt=0.0)
     stale_after_seconds: float = Field(default=60.0, gt=0.0)

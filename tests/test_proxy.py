@@ -28,6 +28,7 @@ import pytest
 from app.api.main import create_app
 from app.db.migrate import upgrade
 from app.settings import Settings
+from tests.fixtures.raw_http import read_answer
 from tests.fixtures.service import serving
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -153,7 +154,7 @@ def test_a_body_over_the_apis_limit_is_refused_before_it_is_read(proxy: Proxy) -
             b"POST /v1/series HTTP/1.1\r\nHost: linecast\r\nContent-Type: application/json\r\n"
             b"Content-Length: %d\r\n\r\n{" % (LIMIT + 1)
         )
-        head, body = _read_answer(sock)
+        head, body = read_answer(sock)
     assert head.startswith(b"HTTP/1.1 413 "), head
     assert f"limit of {LIMIT} bytes" in json.loads(body)["detail"]
 
@@ -178,16 +179,3 @@ def test_a_client_sending_its_headers_a_byte_a_second_is_cut_off(proxy: Proxy) -
         held = time.monotonic() - started
     assert sent < len(request), "the proxy waited for the whole trickled request"
     assert HEADER_TIMEOUT - 0.5 <= held <= HEADER_TIMEOUT + 2.0, f"cut off after {held:.1f} s"
-
-
-def _read_answer(sock: socket.socket) -> tuple[bytes, bytes]:
-    """The head and the Content-Length body of one answer; not read to the connection's end,
-    which nginx delays (lingering close) while the client might still be sending."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += sock.recv(65536)
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = int(re.search(rb"(?im)^content-length: *(\d+)", head).group(1))
-    while len(body) < length:
-        body += sock.recv(65536)
-    return head, body

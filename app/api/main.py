@@ -35,6 +35,8 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.allow import AllowedMethods
+from app.api.body_limits import BodyLimits
+from app.api.errors import error_response
 from app.api.openapi import install_openapi
 from app.api.routes import (
     analysis,
@@ -130,7 +132,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Starlette runs the middleware added last outermost: a 413 from the size check gets a
     # request id, an access line and a histogram sample like any other answer.
     app.add_middleware(AllowedMethods)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        BodyLimits,
+        max_bytes=settings.max_request_bytes,
+        max_seconds=settings.request_body_seconds,
+    )
     app.add_middleware(RequestContext, metrics=app.state.metrics)
     app.add_middleware(SecurityHeaders, cacheable_prefix=STATIC_PATH + "/")
     return app
@@ -216,48 +222,6 @@ class RequestContext:
                 },
             )
             request_id_var.reset(token)
-
-
-class BodySizeLimit:
-    """413 for a body over `max_bytes`, declared (Content-Length) or counted while streamed."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-        self.detail = (
-            f"request body larger than the limit of {max_bytes} bytes (LINECAST_MAX_REQUEST_BYTES)"
-        )
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            await error_response(413, self.detail)(scope, receive, send)
-            return
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    # FastAPI re-raises an HTTPException from reading the body, so this
-                    # reaches `_http_error` like any other.
-                    raise HTTPException(413, self.detail)
-            return message
-
-        await self.app(scope, limited_receive, send)
-
-
-def error_response(
-    status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any
-) -> JSONResponse:
-    """The one shape of every error body, with the current request's id."""
-    body = {"detail": detail, "request_id": request_id_var.get(), **extra}
-    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def _http_error(_request: Request, error: HTTPException) -> JSONResponse:

@@ -2,7 +2,7 @@
 
 FastAPI documents each operation's success and, for operations with parameters, a 422 whose
 body (`HTTPValidationError`, a list) the service never sends: every error body here is
-`ErrorBody`, `{"detail": str, "request_id": str}` (`app.api.main.error_response`). The errors
+`ErrorBody`, `{"detail": str, "request_id": str}` (`app.api.errors.error_response`). The errors
 that come from the service's machinery rather than from a handler are declared here, from what
 each operation is, so a route added later is covered without remembering to list them:
 
@@ -11,7 +11,7 @@ each operation is, so a route added later is covered without remembering to list
 | 400 | operations with a body | a body that cannot be decoded (not UTF-8) |
 | 401, 403 | operations with a `security` requirement (a key dependency) | `app.auth` |
 | 404 | paths naming an object (`{...}`) | the route's lookup |
-| 413 | operations with a body | `BodySizeLimit` |
+| 408, 413 | operations with a body | `app.api.body_limits` |
 | 422 | operations with parameters or a body | request validation, the handlers |
 | 503 + `Retry-After` | operations that open a session or check a key | database unavailable |
 
@@ -89,6 +89,7 @@ def _declare_errors(operation: dict[str, Any], route: RouteContext) -> None:
     keyed = bool(operation.get("security"))
     if has_body:
         _add(responses, 400, "the body cannot be decoded: send UTF-8")
+        _add(responses, 408, "the body did not arrive within LINECAST_REQUEST_BODY_SECONDS")
         _add(responses, 413, "the body is larger than LINECAST_MAX_REQUEST_BYTES")
     if keyed:
         _add(responses, 401, "no key, or not a live one", headers=_CHALLENGE)
