@@ -6,7 +6,7 @@ import pytest
 
 from model.config import LineModelConfig
 from model.line_model import LineModel
-from model.selection import validation_start
+from model.selection import earns_its_place, validation_start
 
 
 def _hourly(values: np.ndarray) -> pd.DataFrame:
@@ -59,3 +59,17 @@ def test_validation_keeps_a_fifth_of_the_rows_and_at_least_64_origins() -> None:
     assert validation_start(300, horizon=24, context=48) == 300 - (64 + 24)
     with pytest.raises(ValueError, match="too few for context 48 and horizon 24"):
         validation_start(150, horizon=24, context=48)
+
+
+@pytest.mark.parametrize(
+    ("gain", "error", "serves"),
+    [
+        (0.0006, 0.00047, False),  # 1.3 standard errors ahead: luck, the combination serves
+        (0.0006, 0.00029, True),  # 2.1 standard errors and 5 % ahead: the single one serves
+        (0.0002, 0.00001, False),  # far beyond its standard error, but under 2 % of the MSE
+    ],
+)
+def test_a_single_candidate_serves_only_when_clearly_ahead_of_the_combination(
+    gain: float, error: float, serves: bool
+) -> None:
+    assert earns_its_place(gain, error, combination_mse=0.012) is serves
