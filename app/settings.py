@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     drift_calibrate: bool = True
     drift_auto_retrain: bool = False
     drift_thresholds: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    # Retention (`linecast prune`, app.services.retention).
+    keep_predictions_days: float = Field(default=90.0, gt=0.0)
+    keep_drift_days: float = Field(default=365.0, gt=0.0)
+    keep_retired_versions: int = Field(default=5, ge=0)
 
     @field_validator("data_dir", mode="before")
     @classmethod

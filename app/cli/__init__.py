@@ -19,6 +19,7 @@ from app.cli import (
     forecast,
     keys,
     migrate,
+    prune,
     quickstart,
     retrain,
     serve,
@@ -42,6 +43,7 @@ _COMMANDS = (
     retrain,
     quickstart,
     drift,
+    prune,
 )
 
 

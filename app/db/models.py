@@ -273,6 +273,8 @@ class Prediction(Base):
         CheckConstraint("step >= 1", name="step_positive"),
         CheckConstraint("lower <= median AND median <= upper", name="interval_ordered"),
         Index("ix_predictions_series_id_ts", "series_id", "ts"),
+        # Retention deletes the oldest first (app.services.retention).
+        Index("ix_predictions_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(_BigId, primary_key=True)
@@ -360,6 +362,7 @@ class DriftMetric(Base):
         CheckConstraint("window_start <= window_end", name="window_ordered"),
         # The endpoints' and the dashboard's read: a series' metrics over time.
         Index("ix_drift_metrics_series_id_computed_at", "series_id", "computed_at"),
+        Index("ix_drift_metrics_computed_at", "computed_at"),
     )
 
     id: Mapped[int] = mapped_column(_BigId, primary_key=True)
