@@ -38,6 +38,10 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+# What the models an API process keeps loaded may weigh together (their artifacts' bytes).
+MODEL_CACHE_BYTES = 1024 * 1024 * 1024
+
+
 class Settings(BaseSettings):
     """Every tunable of the service; each field is read from `LINECAST_<FIELD NAME>`.
 
@@ -80,6 +84,10 @@ class Settings(BaseSettings):
     drift_calibrate: bool = True
     drift_auto_retrain: bool = False
     drift_thresholds: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    model_cache_bytes: int = Field(default=MODEL_CACHE_BYTES, gt=0)
+    # Torch's threads in each API or worker process; None: torch's default, one per core. Set
+    # it when several processes share a host, so together they do not oversubscribe its cores.
+    torch_threads: int | None = Field(default=None, gt=0)
     # Retention (`linecast prune`, app.services.retention).
     keep_predictions_days: float = Field(default=90.0, gt=0.0)
     keep_drift_days: float = Field(default=365.0, gt=0.0)

@@ -1,4 +1,5 @@
-"""Pick the compute device: CUDA, then Apple's MPS, then the CPU, unless the user names one."""
+"""The compute device (CUDA, then Apple's MPS, then the CPU, unless the user names one) and
+how many CPU threads torch may use."""
 
 from __future__ import annotations
 
@@ -17,3 +18,10 @@ def pick_device(requested: str = "auto") -> torch.device:
     if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def cap_threads(threads: int | None) -> None:
+    """Cap torch's intra-op threads for this process (None leaves torch's default, one per
+    core): several workers on one host, each with a thread per core, would oversubscribe it."""
+    if threads is not None:
+        torch.set_num_threads(threads)

@@ -15,7 +15,6 @@ half the time: 0.0524 against 0.0575 test MSE at horizon 96.)
 from __future__ import annotations
 
 import copy
-import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -143,14 +142,16 @@ class NetworkRace:
         return {member.name: story}
 
     def _screen(self, runs: list[_Run], epochs: int) -> None:
-        """Train every run for `epochs`, as many at once as there are cores.
+        """Train every run for `epochs`, as many at once as torch has threads: one per core by
+        default, fewer where the process is capped (`LINECAST_TORCH_THREADS`), so a worker
+        capped at one thread never trains on two cores.
 
         A small GRU's step is a chain of small matmuls that one core runs as fast as two, so
         two candidates on one core each train twice as many steps per second as one on two
         (measured: 2.2x at horizon 24). Each run draws its batches and dropout masks from its
         own generators, so the result does not depend on how the threads interleave.
         """
-        workers = max(1, min(len(runs), os.cpu_count() or 1))
+        workers = screening_workers(len(runs))
         if workers == 1:
             for run in runs:
                 self._advance(run, epochs, f"screening {run.name}")
@@ -234,6 +235,11 @@ class NetworkRace:
             "stationary": run.stationary,
             "dsf_assumption": "holds" if run.stationary else "does not hold",
         }
+
+
+def screening_workers(candidates: int) -> int:
+    """How many candidates are screened at once: one per torch thread, at most all of them."""
+    return max(1, min(candidates, torch.get_num_threads()))
 
 
 @contextmanager

@@ -59,6 +59,7 @@ from app.observability import Metrics
 from app.services.forecasting import ModelCache
 from app.services.observations import IngestError, RejectedRows, WriteContention
 from app.settings import Settings, get_settings
+from model.device import cap_threads
 
 logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("linecast.access")
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """
     settings = settings or get_settings()
     configure_logging(settings.log_level)
+    cap_threads(settings.torch_threads)
     engine = make_engine(settings.database_url)
     app = FastAPI(
         title="linecast",
@@ -96,7 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = session_factory(engine)
     app.state.metrics = Metrics(app.state.session_factory)
     app.state.on_shutdown = []
-    app.state.model_cache = ModelCache()
+    app.state.model_cache = ModelCache(settings.model_cache_bytes)
     if settings.in_process_jobs:
         executor = InProcessExecutor(
             app.state.session_factory, settings, on_finished=app.state.metrics.record_run

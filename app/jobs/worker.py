@@ -29,6 +29,7 @@ from app.db.models import TrainingRun, utcnow
 from app.jobs import MAX_ATTEMPTS, start_run
 from app.services.training import execute_run
 from app.settings import Settings
+from model.device import cap_threads
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,7 @@ class Worker:
 
     def __init__(self, settings: Settings, worker_id: str | None = None) -> None:
         self.settings = settings
+        cap_threads(settings.torch_threads)
         self.worker_id = worker_id or default_worker_id()
         self.last_run_id: int | None = None
         self._engine = make_engine(settings.database_url)

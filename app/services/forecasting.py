@@ -2,8 +2,8 @@
 
 Every forecast is stored, one `Prediction` row per step, in one transaction with nothing else,
 so the error of what was served can be measured once the readings arrive. Loaded models are
-kept in a small LRU cache keyed by version id and artifact hash: a promotion or rollback
-changes the key, so the cache never serves a version that is no longer active.
+kept in an LRU cache bounded in bytes, keyed by version id and artifact hash: a promotion or
+rollback changes the key, so the cache never serves a version that is no longer active.
 """
 
 from __future__ import annotations
@@ -21,39 +21,55 @@ from sqlalchemy.orm import Session
 from app.db.models import ModelVersion, Prediction, Series
 from app.services.registry import active_version, load_model
 from app.services.series_data import context_rows, load_frame
+from app.settings import MODEL_CACHE_BYTES
 from model.line_model import FittedLineModel
 
 
 class ModelCache:
-    """The `size` most recently used models, loaded once each, shared between threads.
+    """The most recently used models, loaded once each, shared between threads, within a
+    budget of `max_bytes` (each model weighs its artifact's size: its weights and fitted
+    preprocessing are what it holds in memory). A count of models bounded nothing: a global
+    model or a wide GRU weighs a hundred small ones. A model over the whole budget is still
+    served, and then is all the cache holds.
 
     Forecasting only reads a model (evaluation mode, no gradients), so threads may share one.
     Loading happens outside the lock: a slow load does not hold up forecasts of cached models,
     and two threads loading the same version at once merely do the work twice.
     """
 
-    def __init__(self, size: int = 8, device: str = "cpu") -> None:
-        if size < 1:
-            raise ValueError(f"cache size must be positive, got {size}")
-        self.size, self.device = size, device
-        self._models: OrderedDict[tuple[int, str], FittedLineModel] = OrderedDict()
+    def __init__(self, max_bytes: int = MODEL_CACHE_BYTES, device: str = "cpu") -> None:
+        if max_bytes < 1:
+            raise ValueError(f"cache budget must be positive, got {max_bytes} bytes")
+        self.max_bytes, self.device = max_bytes, device
+        self._models: OrderedDict[tuple[int, str], tuple[FittedLineModel, int]] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def get(self, version: ModelVersion) -> FittedLineModel:
         """The version's model; its artifact is checked against its sha256 before loading."""
         key = (version.id, version.artifact_sha256)
         with self._lock:
-            model = self._models.get(key)
-            if model is not None:
+            cached = self._models.get(key)
+            if cached is not None:
                 self._models.move_to_end(key)
-                return model
+                return cached[0]
         model = load_model(version, device=self.device)
+        weight = len(version.artifact)
         with self._lock:
-            self._models[key] = model
+            if key not in self._models:
+                self._models[key] = (model, weight)
+                self._bytes += weight
             self._models.move_to_end(key)
-            while len(self._models) > self.size:
-                self._models.popitem(last=False)
+            while self._bytes > self.max_bytes and len(self._models) > 1:
+                _, (_, evicted) = self._models.popitem(last=False)
+                self._bytes -= evicted
         return model
+
+    @property
+    def bytes(self) -> int:
+        """What the cached models weigh together."""
+        with self._lock:
+            return self._bytes
 
     def __contains__(self, version: ModelVersion) -> bool:
         with self._lock:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,6 +23,7 @@ from app.jobs import MAX_ATTEMPTS, claim_run
 from app.jobs.worker import STALE_MESSAGE, Worker, claim_next_run, recover_stale_runs
 from app.services.training import TrainingOptions, request_training
 from app.settings import Settings
+from model.race import screening_workers
 from tests.factories import new_series, new_training_run
 from tests.services.conftest import TINY, add_series
 
@@ -273,3 +275,21 @@ def _start_worker(database_url: str) -> subprocess.Popen[str]:
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def test_a_worker_caps_torch_threads_and_the_race_screens_within_them(
+    settings: Settings,
+) -> None:
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        with Worker(settings.model_copy(update={"torch_threads": 1})):
+            assert torch.get_num_threads() == 1
+            # Four candidates: with one thread they are screened one after another.
+            assert screening_workers(4) == 1
+        torch.set_num_threads(2)
+        assert screening_workers(4) == 2 and screening_workers(1) == 1
+        with Worker(settings):  # unset: torch's own default is left alone
+            assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

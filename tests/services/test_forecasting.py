@@ -105,10 +105,10 @@ def test_an_artifact_that_fails_its_check_is_refused_and_never_loaded(
         assert session.scalar(select(func.count()).select_from(Prediction)) == 0
 
 
-def test_the_cache_keeps_the_most_recently_used_models(
+def test_the_cache_keeps_the_most_recently_used_models_within_its_bytes(
     sessions: sessionmaker[Session], line: pd.DataFrame, tiny_artifact: bytes
 ) -> None:
-    cache = ModelCache(size=2)
+    cache = ModelCache(max_bytes=2 * len(tiny_artifact))  # two of them fit
     with sessions() as session:
         series = add_series(session, line)
         versions = [
@@ -117,17 +117,39 @@ def test_the_cache_keeps_the_most_recently_used_models(
         ]
     first = cache.get(versions[0])
     assert cache.get(versions[0]) is first  # loaded once, then shared
+    assert cache.bytes == len(tiny_artifact)
     cache.get(versions[1])
     cache.get(versions[0])  # now the most recently used
     cache.get(versions[2])
     assert versions[0] in cache and versions[2] in cache and versions[1] not in cache
-    assert len(cache) == 2
+    assert len(cache) == 2 and cache.bytes == 2 * len(tiny_artifact)
 
 
-def test_the_cache_serves_threads_at_once_within_its_size(
+def test_a_model_over_the_whole_budget_is_served_and_then_cached_alone(
+    sessions: sessionmaker[Session], line: pd.DataFrame, tiny_artifacts: tuple[bytes, bytes]
+) -> None:
+    small, large = sorted(tiny_artifacts, key=len)
+    cache = ModelCache(max_bytes=len(large) - 1)
+    with sessions() as session:
+        series = add_series(session, line)
+        light = add_version(session, series.id, small, version=1, status="retired")
+        heavy = add_version(session, series.id, large, version=2, status="retired")
+    cache.get(light)
+    assert cache.get(heavy).forecast(line) is not None
+    assert heavy in cache and light not in cache and cache.bytes == len(large)
+    cache.get(light)  # the heavy one was over budget alone: it goes first
+    assert light in cache and heavy not in cache and cache.bytes == len(small)
+
+
+def test_a_cache_budget_below_one_byte_is_refused() -> None:
+    with pytest.raises(ValueError, match="cache budget must be positive, got 0 bytes"):
+        ModelCache(max_bytes=0)
+
+
+def test_the_cache_serves_threads_at_once_within_its_budget(
     sessions: sessionmaker[Session], line: pd.DataFrame, tiny_artifact: bytes
 ) -> None:
-    cache = ModelCache(size=2)
+    cache = ModelCache(max_bytes=2 * len(tiny_artifact))
     with sessions() as session:
         series = add_series(session, line)
         versions = [
