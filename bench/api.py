@@ -38,10 +38,11 @@ from sqlalchemy.pool import NullPool
 from app.db.engine import make_engine, session_factory
 from app.db.migrate import upgrade
 from app.db.models import Series
+from app.jobs.execution import execute_run
 from app.services.keys import create_api_key
 from app.services.observations import Reading, ingest_observations
 from app.services.registry import active_version
-from app.services.training import TrainingOptions, execute_run, request_training
+from app.services.training import TrainingOptions, request_training
 from app.settings import Settings
 from app.simulator import LineConfig, simulate_line
 

@@ -35,9 +35,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db.engine import make_engine, session_factory
 from app.db.migrate import upgrade
 from app.db.models import Observation, Series, TrainingRun
+from app.jobs.execution import execute_run
 from app.services.drift import evaluate_drift
 from app.services.forecasting import ModelCache, forecast_series
-from app.services.training import TrainingOptions, execute_run, request_training
+from app.services.training import TrainingOptions, request_training
 from app.settings import Settings
 from app.simulator import LineConfig, simulate_line
 from preprocessing.pipeline import PreprocessingError

@@ -46,9 +46,10 @@ from pandas.tseries.frequencies import to_offset
 from app.db.engine import make_engine, session_factory
 from app.db.migrate import upgrade
 from app.db.models import Series, TrainingRun
+from app.jobs.execution import execute_run
 from app.services.observations import Reading, ingest_observations
 from app.services.registry import active_version, load_model
-from app.services.training import TrainingOptions, execute_run, request_training
+from app.services.training import TrainingOptions, request_training
 from app.settings import Settings
 from app.simulator import LineConfig, simulate_line
 from model.config import automatic_context

@@ -9,18 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path, Request, status
+from fastapi import Depends, HTTPException, Path, status
 
 from app.db.models import MAX_ID, Series
 from app.request_scope import SessionDep
-
-
-def start_in_process(request: Request, run_id: int) -> None:
-    """Hand a queued training run to this process's executor, when the app trains in-process;
-    otherwise a `linecast worker` claims it from the database."""
-    executor = getattr(request.app.state, "executor", None)
-    if executor is not None:
-        executor.submit(run_id)
 
 
 def get_series(session: SessionDep, series_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> Series:

@@ -53,6 +53,7 @@ from app.api.routes import (
 from app.api.security_headers import SecurityHeaders
 from app.dashboard import routes as dashboard
 from app.db.engine import make_engine, session_factory
+from app.jobs.dispatch import dispatch_on_commit
 from app.jobs.executor import InProcessExecutor
 from app.logging import configure_logging, request_id_var
 from app.observability import Metrics
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.session_factory, settings, on_finished=app.state.metrics.record_run
         )
         app.state.executor = executor
+        dispatch_on_commit(app.state.session_factory, executor.dispatch)
         app.state.on_shutdown.append(executor.shutdown)
     for module in (
         health,
@@ -152,7 +154,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         # otherwise wait forever for an executor that trains in-process. A database that is
         # down or not migrated must not keep the service from starting: /readyz says so.
         try:
-            executor.submit_queued()
+            executor.dispatch_queued()
         except SQLAlchemyError as error:
             logger.warning("queued training runs not resumed: %s", str(error).splitlines()[0])
     yield

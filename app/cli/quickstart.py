@@ -20,9 +20,10 @@ from app.cli.database import database_url
 from app.db import migrate
 from app.db.engine import make_engine, session_factory
 from app.db.models import Series, TrainingRun
+from app.jobs.execution import execute_run
 from app.services.keys import create_api_key
 from app.services.observations import Reading, ingest_observations
-from app.services.training import TrainingOptions, execute_run, request_training
+from app.services.training import TrainingOptions, request_training
 from app.settings import get_settings
 from app.simulator import LineConfig, simulate_line
 from model.config import default_of

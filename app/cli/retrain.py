@@ -9,8 +9,9 @@ from app.cli.worker import add_database_option, describe, service_settings
 from app.db.engine import make_engine, session_factory
 from app.db.models import TrainingRun
 from app.errors import UsageError
+from app.jobs.execution import execute_run
 from app.jobs.worker import default_worker_id
-from app.services.training import execute_run, request_retraining
+from app.services.training import request_retraining
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

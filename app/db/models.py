@@ -36,6 +36,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -67,6 +68,9 @@ RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
 MAX_ID = 2**31 - 1
 OPEN_RUN_STATUSES: tuple[RunStatus, ...] = ("queued", "running")
 RUN_TRIGGERS: tuple[RunTrigger, ...] = get_args(RunTrigger)
+# Queued runs are claimed by priority, then age: a run a person asked for (the API's train
+# endpoint, the CLI) goes before the retraining batch that cron queues for every series.
+RUN_PRIORITIES: dict[RunTrigger, int] = {"api": 0, "cli": 0, "retrain": 1}
 ROLES: tuple[Role, ...] = get_args(Role)
 DriftKind = Literal["performance", "data", "stationarity", "prediction"]
 DriftDirection = Literal["above", "below"]
@@ -234,14 +238,15 @@ class TrainingRun(Base):
             postgresql_where=_OPEN_RUN,
             sqlite_where=_OPEN_RUN,
         ),
-        # The worker's poll: the oldest queued run first.
-        Index("ix_training_runs_status_created_at", "status", "created_at"),
+        # The workers' claim: the most urgent, then the oldest, queued run first.
+        Index("ix_training_runs_claim_order", "status", "priority", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"), index=True)
     status: Mapped[RunStatus] = mapped_column(String(16), default="queued")
     trigger: Mapped[RunTrigger] = mapped_column(String(16))
+    priority: Mapped[int] = mapped_column(SmallInteger, default=0, server_default=text("0"))
     warm_start: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     requested_by: Mapped[str | None] = mapped_column(String(200))
     progress: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))

@@ -7,7 +7,8 @@
 A running run belongs to one claim, (worker_id, attempts): every write of a running run
 checks both, so a worker that was declared dead and comes back cannot overwrite the run
 another worker has claimed since; it finds its writes refused (`RunLost`) and drops the run.
-The package's modules: `worker` (a polling process) and `executor` (threads in the API).
+The package's modules: `execution` (a run from claim to stored outcome), `worker` (a polling
+process), `executor` (threads in the API) and `dispatch` (commits that queue runs wake it).
 """
 
 from __future__ import annotations

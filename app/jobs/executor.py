@@ -1,8 +1,11 @@
 """Training inside the API process: the embedded default (`LINECAST_IN_PROCESS_JOBS`).
 
-A thread pool executes the runs the API queues, so a single process serves and trains with
-no worker to deploy. Its runs are claimed like a worker's (`app.jobs.claim_run`), so a
-separate worker polling the same database never executes one of them twice.
+A thread pool executes queued runs, so a single process serves and trains with no worker to
+deploy. It is woken, not handed a run: each `dispatch` has one more queued run claimed, the
+most urgent first, exactly as a worker claims (`app.jobs.worker.claim_next_run`), so a run a
+person asks for goes before thousands of nightly ones queued earlier, and a separate worker
+polling the same database never executes a run twice. Commits that queue runs dispatch by
+themselves (`app.jobs.dispatch`).
 """
 
 from __future__ import annotations
@@ -12,19 +15,20 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.models import OPEN_RUN_STATUSES, TrainingRun
-from app.jobs.worker import default_worker_id, recover_stale_runs
-from app.services.training import execute_run
+from app.jobs.execution import execute_run
+from app.jobs.worker import claim_next_run, default_worker_id, recover_stale_runs
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 class InProcessExecutor:
-    """`submit(run_id)` executes a run on one of `max_workers` threads; `shutdown()` stops."""
+    """`dispatch(n)` has n more queued runs executed on `max_workers` threads; `shutdown()`."""
 
     def __init__(
         self,
@@ -41,22 +45,21 @@ class InProcessExecutor:
         self._stop = threading.Event()
         self.worker_id = f"{default_worker_id()}:in-process"
 
-    def submit(self, run_id: int) -> Future[None]:
-        """Execute the run soon; the future ends when it has an outcome (or was handed back)."""
-        return self._pool.submit(self._execute, run_id)
+    def dispatch(self, count: int = 1) -> list[Future[int | None]]:
+        """Claim and execute `count` more queued runs, one after another per thread; each
+        future ends with the id of the run it took to an outcome (or handed back), or None
+        when the queue was empty by then."""
+        return [self._pool.submit(self._execute_next) for _ in range(count)]
 
-    def submit_queued(self) -> dict[int, Future[None]]:
-        """Recover runs of a process that died, then submit every queued run, oldest first;
-        for start-up, when runs queued before a restart would otherwise wait forever."""
+    def dispatch_queued(self) -> list[Future[int | None]]:
+        """Recover runs of a process that died, then dispatch every queued run; for start-up,
+        when runs queued before a restart would otherwise wait forever."""
         with self._sessions() as session:
             recover_stale_runs(session=session, settings=self._settings)
-            query = (
-                select(TrainingRun.id)
-                .where(TrainingRun.status == "queued")
-                .order_by(TrainingRun.created_at, TrainingRun.id)
+            queued = session.scalar(
+                select(func.count()).select_from(TrainingRun).where(TrainingRun.status == "queued")
             )
-            run_ids = list(session.scalars(query))
-        return {run_id: self.submit(run_id) for run_id in run_ids}
+        return self.dispatch(queued or 0)
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop: runs not started stay queued, runs training go back to the queue within a
@@ -64,21 +67,28 @@ class InProcessExecutor:
         self._stop.set()
         self._pool.shutdown(wait=wait, cancel_futures=True)
 
-    def _execute(self, run_id: int) -> None:
+    def _execute_next(self) -> int | None:
+        if self._stop.is_set():
+            return None
         try:
-            execute_run(
-                run_id,
-                session_factory=self._sessions,
-                settings=self._settings,
-                worker_id=self.worker_id,
-                stop_event=self._stop,
-            )
-        except Exception:
-            # Only the claim itself can get here (a database error): the run is still queued.
-            log.exception("could not execute training run %d", run_id)
-            return
+            with self._sessions() as session:
+                run = claim_next_run(session, self.worker_id)
+        except SQLAlchemyError:
+            # The run stays queued: a worker, the next dispatch or the next start takes it.
+            log.exception("could not claim a queued training run")
+            return None
+        if run is None:
+            return None
+        execute_run(
+            run.id,
+            session_factory=self._sessions,
+            settings=self._settings,
+            worker_id=self.worker_id,
+            stop_event=self._stop,
+        )
         if self._on_finished is not None:
-            self._report(run_id)
+            self._report(run.id)
+        return run.id
 
     def _report(self, run_id: int) -> None:
         with self._sessions() as session:

@@ -1,4 +1,5 @@
-"""The training worker: a process that takes queued runs, oldest first, and executes them.
+"""The training worker: a process that takes queued runs, most urgent and oldest first, and
+executes them.
 
 Several workers may share one PostgreSQL database. `claim_next_run` locks the row it takes
 with SKIP LOCKED, so two workers never take the same run and neither waits for the other's
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session
 from app.db.engine import make_engine, session_factory
 from app.db.models import TrainingRun, utcnow
 from app.jobs import MAX_ATTEMPTS, start_run
-from app.services.training import execute_run
+from app.jobs.execution import execute_run
 from app.settings import Settings
 from model.device import cap_threads
 
@@ -42,7 +43,8 @@ def default_worker_id() -> str:
 
 
 def claim_next_run(session: Session, worker_id: str) -> TrainingRun | None:
-    """Mark the oldest queued run as running on `worker_id` and commit; None if none is queued.
+    """Mark the most urgent, then oldest, queued run as running on `worker_id` and commit;
+    None if none is queued (priorities: `app.db.models.RUN_PRIORITIES`).
 
     The row is selected FOR UPDATE SKIP LOCKED: a run another worker is claiming right now is
     passed over, not waited for, so concurrent workers each get a different run.
@@ -50,7 +52,7 @@ def claim_next_run(session: Session, worker_id: str) -> TrainingRun | None:
     query = (
         select(TrainingRun)
         .where(TrainingRun.status == "queued")
-        .order_by(TrainingRun.created_at, TrainingRun.id)
+        .order_by(TrainingRun.priority, TrainingRun.created_at, TrainingRun.id)
         .limit(1)
         .with_for_update(skip_locked=True)
         .execution_options(populate_existing=True)

@@ -56,11 +56,10 @@ def archive_series(*, session: Session, series: Series) -> Series:
 
 def series_by_ids(*, session: Session, series_ids: list[int]) -> list[Series]:
     """The series named, in the order given, each once; LookupError naming the first unknown
-    id, before the caller has done anything with the others."""
-    found = []
-    for series_id in dict.fromkeys(series_ids):
-        series = session.get(Series, series_id)
-        if series is None:
+    id, before the caller has done anything with the others. One query for any count."""
+    unique = list(dict.fromkeys(series_ids))
+    found = {s.id: s for s in session.scalars(select(Series).where(Series.id.in_(unique)))}
+    for series_id in unique:
+        if series_id not in found:
             raise LookupError(f"series {series_id} not found")
-        found.append(series)
-    return found
+    return [found[series_id] for series_id in unique]

@@ -54,6 +54,18 @@ def count_observations(*, session: Session, series_id: int) -> int:
     )
 
 
+def count_observations_of(*, session: Session, series_ids: list[int]) -> dict[int, int]:
+    """Observations of each series that has any, in one query."""
+    if not series_ids:
+        return {}
+    query = (
+        select(Observation.series_id, func.count())
+        .where(Observation.series_id.in_(series_ids))
+        .group_by(Observation.series_id)
+    )
+    return dict(session.execute(query).all())
+
+
 def context_rows(context: int) -> int:
     """Observations to read for a forecast of a model with this context."""
     return context + CONTEXT_MARGIN

@@ -1,63 +1,35 @@
-"""Training runs: asking for one, and executing one from queued to a stored outcome.
+"""Training runs: what to train (`TrainingOptions`) and asking for runs.
 
-A run's life: `request_training` queues it (at most one queued or running run per series; the
-partial unique index `ix_training_runs_one_open` decides races). A worker or the in-process
-executor calls `execute_run`, which claims it, fits the line model (cross-validation chooses
-among its candidates, `model.selection`) on the data before the gate's origins, scores it
-against repeat-last and the active model there (`app.services.backtest`), calibrates its
-intervals on those origins, and stores the outcome in one transaction: a new version, active
-or rejected, and the run's final status. Progress and heartbeats are written in their own
-short transactions; nothing else is written before that last transaction, so a failure leaves
-no half-stored version.
-
-Claims, heartbeats and who may write a running run: `app.jobs`.
+`request_training` queues a run (at most one queued or running run per series; the partial
+unique index `ix_training_runs_one_open` decides races); `request_retraining` queues many.
+Executing a run is the jobs' (`app.jobs.execution`): nothing here imports them, and a commit
+that queues a run wakes this process's executor by itself (`app.jobs.dispatch`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import logging
-import threading
-import time
-from dataclasses import dataclass
-from typing import Any
-
 import pandas as pd
-from pandas.tseries.frequencies import to_offset
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from app.db.json_values import json_safe
-from app.db.models import OPEN_RUN_STATUSES, ModelVersion, RunTrigger, Series, TrainingRun, utcnow
-from app.jobs import (
-    Heartbeat,
-    RunClaim,
-    RunInterrupted,
-    RunLost,
-    claim_run,
-    fail_run,
-    release_run,
+from app.db.models import (
+    OPEN_RUN_STATUSES,
+    RUN_PRIORITIES,
+    ModelVersion,
+    RunTrigger,
+    Series,
+    TrainingRun,
 )
-from app.services.backtest import GateDecision, GateScores, gate_origins, judge, score_for_gate
-from app.services.registry import active_version, load_model, verify_artifact
 from app.services.series import series_by_ids
-from app.services.series_data import count_observations, load_frame
-from app.settings import Settings, get_settings
+from app.services.series_data import count_observations, count_observations_of
+from app.settings import get_settings
 from model.config import CandidateKind, LineModelConfig, automatic_context, default_of
-from model.line_model import FittedLineModel, LineModel
 from model.modes import TrainingMode
 from model.selection import minimum_rows
-from model.trainer import TrainingStopped
-from preprocessing.regularise import infer_step
 
-log = logging.getLogger(__name__)
-
-# Share of the progress bar for training; the backtest and storing take the rest.
-_TRAINING_SHARE = 0.9
-# Tries to store an outcome when another version was promoted while the candidate was scored.
-_STORE_TRIES = 3
+# Tries to queue when another request queued a run for the same series meanwhile.
 _REQUEST_TRIES = 3
 
 
@@ -116,7 +88,7 @@ def minimum_observations(options: TrainingOptions) -> int:
     With the context left to the model, it is at most a quarter of the rows, which any count
     of 4·H + 64 rows leaves enough of (`model.selection.minimum_rows`).
     """
-    return _model_rows(options, None) + options.horizon + 1
+    return model_rows(options, None) + options.horizon + 1
 
 
 def check_trainable(*, session: Session, series: Series, options: TrainingOptions) -> None:
@@ -126,10 +98,14 @@ def check_trainable(*, session: Session, series: Series, options: TrainingOption
     have = count_observations(session=session, series_id=series.id)
     need = minimum_observations(options)
     if have < need:
-        raise ValueError(
-            f"series {series.id} has {have} observations; training with context "
-            f"{options.context} and horizon {options.horizon} needs at least {need}"
-        )
+        raise ValueError(_too_few(series.id, have, need, options))
+
+
+def _too_few(series_id: int, have: int, need: int, options: TrainingOptions) -> str:
+    return (
+        f"series {series_id} has {have} observations; training with context "
+        f"{options.context} and horizon {options.horizon} needs at least {need}"
+    )
 
 
 def open_run(*, session: Session, series_id: int) -> TrainingRun | None:
@@ -161,15 +137,7 @@ def request_training(
             if existing is not None:
                 session.commit()
                 return existing, False
-            run = TrainingRun(
-                series_id=series_id,
-                status="queued",
-                trigger=trigger,
-                warm_start=options.warm_start,
-                requested_by=requested_by,
-                config=options.model_dump(),
-                message="queued",
-            )
+            run = _queued_run(series_id, options, trigger, requested_by)
             try:
                 # A savepoint: losing the race to another request rolls back only this insert.
                 with session.begin_nested():
@@ -192,268 +160,118 @@ def request_retraining(
     requested_by: str | None,
     trigger: RunTrigger,
 ) -> list[tuple[TrainingRun, bool]]:
-    """Queue runs for the given series, or for every unarchived one that can be trained.
+    """Queue runs for the given series, or for every unarchived one that can be trained; each
+    (run, whether it is new) in series order, the run being the series' open one if it had one.
 
     Each series is retrained with its active version's options (or the defaults without
     one), with `warm_start` as asked. Given series are all checked before any is queued, so
     one that cannot be trained (LookupError, ValueError) queues nothing; without ids such
     series are skipped.
+
+    Set-based, for the cron endpoint that asks for thousands of series: a few queries in all,
+    whatever the count, and no artifact is read (only the active versions' options). A series
+    with an active model was trainable and is not counted again; its run checks its rows.
     """
     if series_ids is None:
         query = select(Series).where(Series.archived_at.is_(None)).order_by(Series.id)
-        plans = []
-        for series in session.scalars(query):
-            options = _retrain_options(session, series.id, warm_start)
-            try:
-                check_trainable(session=session, series=series, options=options)
-            except ValueError:
-                continue
-            plans.append((series.id, options))
+        targets = list(session.scalars(query))
     else:
-        plans = []
-        for series in series_by_ids(session=session, series_ids=series_ids):
-            options = _retrain_options(session, series.id, warm_start)
-            check_trainable(session=session, series=series, options=options)
-            plans.append((series.id, options))
+        targets = series_by_ids(session=session, series_ids=series_ids)
+        for series in targets:
+            if series.archived_at is not None:
+                raise ValueError(f"series {series.id} is archived; archived series are not trained")
+    plans = _retrain_plans(session, targets, warm_start, strict=series_ids is not None)
+    try:
+        for _ in range(_REQUEST_TRIES):
+            queued = _queue_runs(session, plans, trigger, requested_by)
+            if queued is not None:
+                session.commit()
+                return queued
+    except BaseException:
+        session.rollback()
+        raise
+    raise RuntimeError("could neither queue the runs nor find the open ones")
+
+
+def _retrain_plans(
+    session: Session, targets: list[Series], warm_start: bool, strict: bool
+) -> dict[int, TrainingOptions]:
+    """Each trainable target's options; ValueError for an untrainable one when `strict`."""
+    ids = [series.id for series in targets]
+    active_configs = dict(
+        session.execute(
+            select(ModelVersion.series_id, ModelVersion.config).where(
+                ModelVersion.status == "active", ModelVersion.series_id.in_(ids)
+            )
+        ).all()
+    )
+    unmodelled = [series_id for series_id in ids if series_id not in active_configs]
+    counts = count_observations_of(session=session, series_ids=unmodelled)
+    defaults = TrainingOptions(warm_start=warm_start)
+    plans = {}
+    for series_id in ids:
+        config = active_configs.get(series_id)
+        if config is not None:
+            plans[series_id] = TrainingOptions.model_validate({**config, "warm_start": warm_start})
+            continue
+        have, need = counts.get(series_id, 0), minimum_observations(defaults)
+        if have >= need:
+            plans[series_id] = defaults
+        elif strict:
+            raise ValueError(_too_few(series_id, have, need, defaults))
+    return plans
+
+
+def _queue_runs(
+    session: Session,
+    plans: dict[int, TrainingOptions],
+    trigger: RunTrigger,
+    requested_by: str | None,
+) -> list[tuple[TrainingRun, bool]] | None:
+    """Add a queued run for each planned series without an open one, in one savepoint; None
+    when another request queued one of them meanwhile (the caller looks again)."""
+    query = select(TrainingRun).where(
+        TrainingRun.status.in_(OPEN_RUN_STATUSES), TrainingRun.series_id.in_(list(plans))
+    )
+    open_runs = {
+        run.series_id: run
+        for run in session.scalars(query.execution_options(populate_existing=True))
+    }
+    new = {
+        series_id: _queued_run(series_id, options, trigger, requested_by)
+        for series_id, options in plans.items()
+        if series_id not in open_runs
+    }
+    try:
+        with session.begin_nested():
+            session.add_all(new.values())
+    except IntegrityError:
+        return None
     return [
-        request_training(
-            session=session,
-            series_id=series_id,
-            trigger=trigger,
-            options=options,
-            requested_by=requested_by,
-        )
-        for series_id, options in plans
+        (new[series_id], True) if series_id in new else (open_runs[series_id], False)
+        for series_id in plans
     ]
 
 
-def execute_run(
-    run_id: int,
-    *,
-    session_factory: sessionmaker[Session],
-    settings: Settings,
-    worker_id: str,
-    stop_event: threading.Event | None = None,
-) -> None:
-    """Claim a queued run (or go on with one `worker_id` claimed) and take it to its outcome.
-
-    Never raises for the run's own errors: they end it as failed, with the error's type and
-    first line. `stop_event` set during training puts the run back in the queue within a
-    training step (milliseconds; an epoch's end could be seconds away, past a container's
-    grace period), or, once training is over, after the run is stored.
-    """
-    claim = claim_run(session_factory, run_id, worker_id)
-    if claim is None:
-        return
-    try:
-        with Heartbeat(session_factory, claim, settings.heartbeat_seconds) as heartbeat:
-            _train(claim, session_factory, settings, heartbeat, stop_event)
-    except (RunInterrupted, TrainingStopped):
-        release_run(session_factory, claim)
-    except RunLost:
-        log.warning("run %d was taken from %s (declared dead); dropped", run_id, worker_id)
-    except Exception as error:
-        log.exception("training run %d failed", run_id)
-        fail_run(session_factory, claim, error)
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    decision: GateDecision
-    scores: GateScores
-    active: ModelVersion | None
-
-
-def _train(
-    claim: RunClaim,
-    sessions: sessionmaker[Session],
-    settings: Settings,
-    heartbeat: Heartbeat,
-    stop_event: threading.Event | None,
-) -> None:
-    with sessions() as session:
-        run = session.get(TrainingRun, claim.run_id)
-        assert run is not None  # claimed above
-        series = session.get(Series, run.series_id)
-        assert series is not None  # the foreign key cascades
-        if series.archived_at is not None:
-            raise ValueError(f"series {series.id} was archived after the run was queued")
-        options = TrainingOptions.model_validate(run.config)
-        frame = load_frame(session=session, series_id=series.id)
-        active = active_version(session=session, series_id=series.id)
-    if len(frame) < minimum_observations(options):
-        raise ValueError(
-            f"series {series.id} has {len(frame)} observations; training needs at least "
-            f"{minimum_observations(options)}"
-        )
-    step = (
-        pd.Timedelta(to_offset(series.frequency)) if series.frequency else infer_step(frame.index)
-    )
-    spare = len(frame) - _model_rows(options, step, len(frame))
-    origins = gate_origins(frame, options.horizon, spare)
-
-    def on_progress(done: int, planned: int, message: str) -> None:
-        if stop_event is not None and stop_event.is_set():
-            raise RunInterrupted
-        heartbeat.beat(progress=_TRAINING_SHARE * done / max(planned, 1), message=message)
-
-    initial_weights = None
-    if options.warm_start and active is not None:
-        verify_artifact(active)
-        initial_weights = active.artifact
-    # The candidate never sees the gate's stretch, so its backtest is out of sample.
-    started = time.perf_counter()
-    fitted = LineModel(options.line_config(series)).fit(
-        frame.loc[: origins[0]],
-        on_progress=on_progress,
-        initial_weights=initial_weights,
-        stop=stop_event,
-    )
-    seconds = time.perf_counter() - started
-    heartbeat.beat(progress=_TRAINING_SHARE, message="backtesting")
-    warm_start = None
-    if options.warm_start:
-        warm_start = (
-            f"{fitted.warm_start} (active v{active.version})"
-            if active is not None
-            else "warm start not possible: the series has no active model"
-        )
-    for _ in range(_STORE_TRIES):
-        active_model = load_model(active) if active is not None else None
-        scores = score_for_gate(fitted, active_model, frame, origins)
-        decision = judge(
-            scores,
-            active_version=active.version if active else None,
-            margin=settings.retrain_margin,
-        )
-        # Intervals from the latest out-of-sample errors: the gate's (`model.intervals`).
-        served = fitted.with_serving(decision.serve).recalibrate(frame, origins)
-        metrics = _metrics(served, scores, decision, active, settings, warm_start, origins)
-        metrics.update(train_seconds=round(seconds, 3), observations=len(frame))
-        outcome = _Outcome(decision, scores, active)
-        stored, active = _store(sessions, claim, series.id, served, options, outcome, metrics)
-        if stored:
-            return
-    raise RuntimeError("the active model kept changing while this run was being scored")
-
-
-def _store(
-    sessions: sessionmaker[Session],
-    claim: RunClaim,
-    series_id: int,
-    model: FittedLineModel,
-    options: TrainingOptions,
-    outcome: _Outcome,
-    metrics: dict[str, Any],
-) -> tuple[bool, ModelVersion | None]:
-    """Store the version and the run's outcome in one transaction; (False, the now active
-    version) when the active version is no longer the one the candidate was scored against."""
-    artifact = model.to_bytes()
-    report = model.pipeline.report
-    assert report is not None  # set by fit
-    with sessions.begin() as session:
-        # The series lock orders this against registry changes for the same series.
-        session.get(Series, series_id, with_for_update=True)
-        run = session.get(TrainingRun, claim.run_id, with_for_update=True, populate_existing=True)
-        if run is None or not claim.matches(run):
-            raise RunLost
-        current = active_version(session=session, series_id=series_id)
-        expected = outcome.active.id if outcome.active else None
-        if (current.id if current else None) != expected:
-            return False, current
-        number = session.scalar(
-            select(func.max(ModelVersion.version)).where(ModelVersion.series_id == series_id)
-        )
-        now = utcnow()
-        promote, reason = outcome.decision.promote, outcome.decision.reason
-        if promote and current is not None:
-            current.status, current.retired_at = "retired", now
-            session.flush()  # before the new active row: one active version at a time
-        version = ModelVersion(
-            series_id=series_id,
-            version=(number or 0) + 1,
-            status="active" if promote else "rejected",
-            training_mode=model.training_mode,
-            config=options.model_dump(),
-            preprocessing=json_safe(report.to_dict()),
-            metrics=metrics,
-            selection=json_safe(model.describe()),
-            backtest_error=outcome.scores.candidate.mse,
-            artifact=artifact,
-            artifact_sha256=hashlib.sha256(artifact).hexdigest(),
-            promoted_at=now if promote else None,
-            status_reason=reason,
-            training_run_id=run.id,
-        )
-        session.add(version)
-        session.flush()
-        run.status = "succeeded" if promote else "rejected"
-        run.message, run.metrics, run.progress = reason, metrics, 1.0
-        run.finished_at, run.heartbeat_at, run.model_version_id = now, now, version.id
-    return True, version
-
-
-def _metrics(
-    model: FittedLineModel,
-    scores: GateScores,
-    decision: GateDecision,
-    active: ModelVersion | None,
-    settings: Settings,
-    warm_start: str | None,
-    origins: list[pd.Timestamp],
-) -> dict[str, Any]:
-    network = model.network
-    report = network.forecaster.report if network is not None else None
-    chosen = model.selection.score(model.selection.chosen)
-    return json_safe(
-        {
-            "served": model.serving,
-            "chosen": model.selection.chosen,
-            "fallback": model.fallback,
-            "validation_mse": chosen.mse,
-            "validation_mae": chosen.mae,
-            "validation_loss": report.best_validation_loss if report else None,
-            "best_epoch": report.best_epoch if report else None,
-            "epochs": len(report.validation_loss) if report else None,
-            "steps": report.steps if report else None,
-            "context": model.context,
-            "training_end": origins[0].isoformat(),
-            "backtest_origins": scores.origins,
-            "backtest_steps": scores.steps,
-            "backtest_mse": scores.candidate.mse,
-            "backtest_mae": scores.candidate.mae,
-            "naive_backtest_mse": scores.naive.mse,
-            "naive_backtest_mae": scores.naive.mae,
-            "fallback_backtest_mse": scores.fallback.mse if scores.fallback else None,
-            "active_backtest_mse": scores.active.mse if scores.active else None,
-            "active_backtest_mae": scores.active.mae if scores.active else None,
-            "backtest_coverage": scores.coverage,
-            "interval_coverage": model.calibrations[model.serving].coverage,
-            "active_version": active.version if active else None,
-            "active_version_id": active.id if active else None,
-            "retrain_margin": settings.retrain_margin,
-            "mode_requested": model.config.mode,
-            "mode_used": model.training_mode,
-            "mode_reason": model.mode.reason if model.mode else None,
-            "gate": decision.reason,
-            "warm_start": warm_start,
-        }
+def _queued_run(
+    series_id: int, options: TrainingOptions, trigger: RunTrigger, requested_by: str | None
+) -> TrainingRun:
+    return TrainingRun(
+        series_id=series_id,
+        status="queued",
+        trigger=trigger,
+        priority=RUN_PRIORITIES[trigger],
+        warm_start=options.warm_start,
+        requested_by=requested_by,
+        config=options.model_dump(),
+        message="queued",
     )
 
 
-def _model_rows(
-    options: TrainingOptions, step: pd.Timedelta | None, rows: int | None = None
-) -> int:
+def model_rows(options: TrainingOptions, step: pd.Timedelta | None, rows: int | None = None) -> int:
     """Grid rows the line model needs before the gate's stretch (see `minimum_observations`)."""
     if options.context is not None:
         return minimum_rows(options.horizon, options.context)
     if step is None or rows is None:
         return 4 * options.horizon + 64
     return minimum_rows(options.horizon, automatic_context(options.horizon, step, rows))
-
-
-def _retrain_options(session: Session, series_id: int, warm_start: bool) -> TrainingOptions:
-    active = active_version(session=session, series_id=series_id)
-    if active is None:
-        return TrainingOptions(warm_start=warm_start)
-    return TrainingOptions.model_validate({**active.config, "warm_start": warm_start})

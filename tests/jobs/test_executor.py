@@ -26,7 +26,7 @@ def _request(sessions: sessionmaker[Session], series_id: int) -> int:
         return run.id
 
 
-def test_a_submitted_run_is_executed_to_its_outcome(
+def test_a_dispatched_run_is_executed_to_its_outcome(
     sessions: sessionmaker[Session], settings: Settings, line: pd.DataFrame
 ) -> None:
     with sessions() as session:
@@ -37,7 +37,8 @@ def test_a_submitted_run_is_executed_to_its_outcome(
         sessions, settings, on_finished=lambda status, seconds: outcomes.append((status, seconds))
     )
     try:
-        executor.submit(run_id).result(timeout=120)
+        [done] = executor.dispatch()
+        assert done.result(timeout=120) == run_id
     finally:
         executor.shutdown()
     with sessions() as session:
@@ -64,9 +65,8 @@ def test_queued_runs_left_by_a_dead_process_are_resumed_at_start(
         session.commit()
     executor = InProcessExecutor(sessions, settings)
     try:
-        submitted = executor.submit_queued()
-        assert list(submitted) == [run_id]
-        submitted[run_id].result(timeout=120)
+        [resumed] = executor.dispatch_queued()
+        assert resumed.result(timeout=120) == run_id
     finally:
         executor.shutdown()
     with sessions() as session:

@@ -57,7 +57,7 @@ def test_a_stop_mid_epoch_hands_the_run_back_within_a_second_or_so(
         )
         run_id = run.id
     executor = InProcessExecutor(sessions, settings)
-    future = executor.submit(run_id)
+    [future] = executor.dispatch()
     try:
         _wait_for_first_epoch(sessions, run_id)
     finally:

@@ -18,7 +18,7 @@ import torch
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db.models import TrainingRun, utcnow
+from app.db.models import RUN_PRIORITIES, TrainingRun, utcnow
 from app.jobs import MAX_ATTEMPTS, claim_run
 from app.jobs.worker import STALE_MESSAGE, Worker, claim_next_run, recover_stale_runs
 from app.services.training import TrainingOptions, request_training
@@ -293,3 +293,36 @@ def test_a_worker_caps_torch_threads_and_the_race_screens_within_them(
             assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_run_a_person_asks_for_is_claimed_before_the_nightly_batch(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions() as session:
+        nightly = []
+        for offset in range(3):  # queued first, by cron
+            series = new_series()
+            session.add(series)
+            session.flush()
+            run = new_training_run(
+                series.id,
+                trigger="retrain",
+                priority=RUN_PRIORITIES["retrain"],
+                created_at=utcnow() + timedelta(seconds=offset),
+            )
+            session.add(run)
+            session.flush()
+            nightly.append(run.id)
+        series = new_series()
+        session.add(series)
+        session.flush()
+        asked = new_training_run(
+            series.id,
+            trigger="api",
+            priority=RUN_PRIORITIES["api"],
+            created_at=utcnow() + timedelta(seconds=10),
+        )
+        session.add(asked)
+        session.commit()
+        claimed = [claim_next_run(session, "w").id for _ in range(4)]
+    assert claimed == [asked.id, *nightly]

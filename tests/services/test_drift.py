@@ -17,6 +17,7 @@ from app.db.engine import make_engine, session_factory
 from app.db.migrate import upgrade
 from app.db.models import DriftMetric, ModelVersion, Observation, Series, TrainingRun
 from app.drift.measure import DISTRIBUTION_METRICS, PERFORMANCE_METRICS, RATIO_METRICS
+from app.jobs.execution import execute_run
 from app.services.drift import (
     DRIFT_REQUESTER,
     drift_after_ingest,
@@ -27,7 +28,7 @@ from app.services.drift import (
 )
 from app.services.forecasting import ModelCache, forecast_series
 from app.services.observations import Reading, ingest_observations
-from app.services.training import TrainingOptions, execute_run, request_training
+from app.services.training import TrainingOptions, request_training
 from app.settings import Settings
 from app.simulator import LineConfig, simulate_line
 from preprocessing.pipeline import PreprocessingError

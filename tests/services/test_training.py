@@ -7,20 +7,20 @@ import threading
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db.models import ModelVersion, TrainingRun, utcnow
+from app.db.models import RUN_PRIORITIES, ModelVersion, TrainingRun, utcnow
+from app.jobs.execution import execute_run
 from app.services.registry import active_version, list_versions, load_model
 from app.services.training import (
     TrainingOptions,
-    execute_run,
     minimum_observations,
     request_retraining,
     request_training,
 )
 from app.settings import Settings
-from tests.services.conftest import TINY, add_series
+from tests.services.conftest import TINY, add_series, add_version
 
 
 def _train(
@@ -245,3 +245,42 @@ def test_a_constant_series_fails_with_the_reason_and_leaves_no_version(
     assert run.model_version_id is None
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(ModelVersion)) == 0
+
+
+def test_retraining_many_series_takes_a_few_queries_and_reads_no_artifact(
+    sessions: sessionmaker[Session], line: pd.DataFrame
+) -> None:
+    """The cron endpoint asks for every series: a query or two per series (the old way) took
+    minutes at 5,000, and loading each active version's row read its artifact."""
+    with sessions() as session:
+        modelled = [add_series(session, line.iloc[:30]) for _ in range(8)]
+        for series in modelled:  # had a model, so trainable: its rows are not counted again
+            add_version(session, series.id, b"weights", status="active", config=TINY.model_dump())
+        fresh = [add_series(session, line) for _ in range(4)]
+        add_series(session, line.iloc[:10])  # too short, no model: skipped
+        engine = session.get_bind()
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        with sessions() as session:
+            queued = request_retraining(
+                session=session,
+                series_ids=None,
+                warm_start=False,
+                requested_by="cron",
+                trigger="retrain",
+            )
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    expected = sorted(series.id for series in modelled + fresh)
+    assert sorted(run.series_id for run, created in queued if created) == expected
+    assert {run.priority for run, _ in queued} == {RUN_PRIORITIES["retrain"]}
+    assert {run.config["hidden"] for run, _ in queued[:8]} == {TINY.hidden}
+    assert not [s for s in statements if "artifact" in s], "an artifact was read"
+    # Series, active options, counts of the unmodelled, open runs, the savepoint and its
+    # inserts (one statement for many rows), its release: the same for 13 series or 5,000.
+    assert len(statements) <= 8, statements

@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 
-from app.api.deps import SeriesDep, start_in_process
+from app.api.deps import SeriesDep
 from app.api.drift_schemas import (
     DriftMetricBrief,
     DriftMetricList,
@@ -103,8 +103,6 @@ def run(
         )
     except LookupError as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error.args[0])) from None
-    for run_id in counts.queued_runs:
-        start_in_process(request, run_id)
     return DriftRunResult(
         series=counts.series,
         metrics=counts.metrics,

@@ -18,7 +18,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile, status
 from sqlalchemy.orm import Session
 
-from app.api.deps import ActiveSeriesDep, SeriesDep, start_in_process
+from app.api.deps import ActiveSeriesDep, SeriesDep
 from app.api.schemas import (
     ErrorBody,
     IngestResult,
@@ -149,7 +149,7 @@ def _store(
     )
     if readings:
         stamps = [reading.ts for reading in readings]
-        outcome = drift_after_ingest(
+        drift_after_ingest(
             session=session,
             series_id=series_id,
             first=min(stamps),
@@ -157,8 +157,6 @@ def _store(
             settings=settings,
             cache=request.app.state.model_cache,
         )
-        if outcome is not None and outcome.queued_run_id is not None:
-            start_in_process(request, outcome.queued_run_id)
     return IngestResult(
         inserted=counts.inserted, updated=counts.updated, unchanged=counts.unchanged
     )

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, HTTPException, Path, Query, status
 from sqlalchemy import select
 
-from app.api.deps import SeriesDep, start_in_process
+from app.api.deps import SeriesDep
 from app.api.model_schemas import (
     RetrainAccepted,
     RetrainRequest,
@@ -36,7 +36,6 @@ router = APIRouter(route_class=KeyCheckedFirst, tags=["training"])
     responses={404: {"model": ErrorBody}, 409: {"model": ErrorBody}, 422: {"model": ErrorBody}},
 )
 def train(
-    request: Request,
     body: TrainRequest,
     key: WriteKey,
     series: SeriesDep,
@@ -63,8 +62,6 @@ def train(
         )
     except ValueError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
-    if created:
-        start_in_process(request, run.id)
     return TrainAccepted(run=TrainingRunPublic.model_validate(run), created=created)
 
 
@@ -73,9 +70,7 @@ def train(
     status_code=status.HTTP_202_ACCEPTED,
     responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}},
 )
-def retrain(
-    request: Request, body: RetrainRequest, key: AdminKey, session: SessionDep
-) -> RetrainAccepted:
+def retrain(body: RetrainRequest, key: AdminKey, session: SessionDep) -> RetrainAccepted:
     """Retrain every series that can be trained, or the ones given (admin; what cron calls).
 
     Each series is retrained with its active version's options; `warm_start` starts from the
@@ -93,9 +88,6 @@ def retrain(
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error.args[0])) from None
     except ValueError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
-    for run, created in results:
-        if created:
-            start_in_process(request, run.id)
     return RetrainAccepted(
         runs=[
             TrainAccepted(run=TrainingRunPublic.model_validate(run), created=created)

@@ -1,0 +1,44 @@
+"""Waking the executor when a commit queues runs, so no caller has to remember to.
+
+Before, every route that queued a run had to hand it to the in-process executor itself
+(`start_in_process`), and the one that forgot left its run waiting until the next restart.
+Now the app's session factory tells the executor after each commit that queued runs, however
+they were queued (the train endpoint, the cron endpoint, drift's retraining policy, an upload
+that triggers training): the runs are counted as the session flushes them, and dispatched
+once the transaction has committed, never for one that rolled back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db.models import TrainingRun
+
+_QUEUED = "linecast.queued_runs"
+
+
+def dispatch_on_commit(sessions: sessionmaker[Session], dispatch: Callable[[int], Any]) -> None:
+    """Call `dispatch(n)` after each commit of a session from `sessions` that queued n runs."""
+
+    def count_queued(session: Session, _context: Any) -> None:
+        queued = sum(
+            1 for row in session.new if isinstance(row, TrainingRun) and row.status == "queued"
+        )
+        if queued:
+            session.info[_QUEUED] = session.info.get(_QUEUED, 0) + queued
+
+    def dispatch_committed(session: Session) -> None:
+        queued = session.info.pop(_QUEUED, 0)
+        if queued:
+            dispatch(queued)
+
+    def forget(session: Session) -> None:
+        session.info.pop(_QUEUED, None)
+
+    event.listen(sessions, "after_flush", count_queued)
+    event.listen(sessions, "after_commit", dispatch_committed)
+    event.listen(sessions, "after_rollback", forget)
