@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
+from app.api.drift_schemas import SkippedSeries
 from app.api.schemas import ObservationIn
 from app.db.models import MAX_ID, RunStatus, RunTrigger, VersionStatus
 from app.services.training import TrainingOptions
@@ -76,8 +77,26 @@ class TrainAccepted(BaseModel):
     created: bool
 
 
+class QueuedRunPublic(BaseModel):
+    """A series' run after a retraining request: new (`created`), or the queued or running one
+    it already had; follow it at `GET /v1/training-runs/{run_id}`."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    run_id: int
+    series_id: int
+    status: RunStatus
+    created: bool
+
+
 class RetrainAccepted(BaseModel):
-    runs: list[TrainAccepted]
+    """What a retraining request queued, compact: cron asks for every series, and a full run
+    for each of thousands made megabytes of answer (and of the scheduler's log)."""
+
+    queued: int
+    already_open: int
+    runs: list[QueuedRunPublic]
+    skipped: list[SkippedSeries]
 
 
 class ModelVersionPublic(BaseModel):

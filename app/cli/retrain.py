@@ -47,20 +47,22 @@ def run(args: argparse.Namespace) -> None:
                 )
             except (LookupError, ValueError) as error:
                 raise UsageError(str(error)) from error
-        if not requested:
+        if not requested.runs:
             print("nothing to retrain: no unarchived series has a model or enough data")
-        for training_run, created in requested:
-            state = "queued" if created else f"already {training_run.status}"
-            print(f"series {training_run.series_id}: run {training_run.id} {state}")
+        for queued in requested.runs:
+            state = "queued" if queued.created else f"already {queued.status}"
+            print(f"series {queued.series_id}: run {queued.run_id} {state}")
+        for series_id, reason in requested.skipped.items():
+            print(f"series {series_id}: skipped: {reason}")
         if not args.wait:
             return
         worker_id = f"{default_worker_id()}:retrain"
-        for training_run, _ in requested:
+        for queued in requested.runs:
             execute_run(
-                training_run.id, session_factory=sessions, settings=settings, worker_id=worker_id
+                queued.run_id, session_factory=sessions, settings=settings, worker_id=worker_id
             )
             with sessions() as session:
-                final = session.get(TrainingRun, training_run.id)
+                final = session.get(TrainingRun, queued.run_id)
                 assert final is not None  # runs are never deleted
                 print(describe(final))
     finally:

@@ -4,8 +4,8 @@ Before, every route that queued a run had to hand it to the in-process executor 
 (`start_in_process`), and the one that forgot left its run waiting until the next restart.
 Now the app's session factory tells the executor after each commit that queued runs, however
 they were queued (the train endpoint, the cron endpoint, drift's retraining policy, an upload
-that triggers training): the runs are counted as the session flushes them, and dispatched
-once the transaction has committed, never for one that rolled back.
+that triggers training): the runs are counted as the session flushes them or inserts them in
+bulk, and dispatched once the transaction has committed, never for one that rolled back.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from app.db.models import TrainingRun
 
@@ -24,14 +24,18 @@ _QUEUED = "linecast.queued_runs"
 def dispatch_on_commit(sessions: sessionmaker[Session], dispatch: Callable[[int], Any]) -> None:
     """Call `dispatch(n)` after each commit of a session from `sessions` that queued n runs."""
 
-    def count_queued(session: Session, _context: Any) -> None:
-        queued = sum(
-            1 for row in session.new if isinstance(row, TrainingRun) and row.status == "queued"
-        )
-        if queued:
-            session.info[_QUEUED] = session.info.get(_QUEUED, 0) + queued
+    def count_flushed(session: Session, _context: Any) -> None:
+        _note(session, sum(1 for row in session.new if _queued(row)))
+
+    def count_bulk(state: ORMExecuteState) -> None:
+        mapper = state.bind_mapper
+        if state.is_insert and mapper is not None and mapper.class_ is TrainingRun:
+            rows = state.parameters if isinstance(state.parameters, list) else [state.parameters]
+            _note(state.session, sum(1 for row in rows if row.get("status") == "queued"))
 
     def dispatch_committed(session: Session) -> None:
+        if session.in_nested_transaction():
+            return  # a savepoint released: the runs are not visible to the executor yet
         queued = session.info.pop(_QUEUED, 0)
         if queued:
             dispatch(queued)
@@ -39,6 +43,16 @@ def dispatch_on_commit(sessions: sessionmaker[Session], dispatch: Callable[[int]
     def forget(session: Session) -> None:
         session.info.pop(_QUEUED, None)
 
-    event.listen(sessions, "after_flush", count_queued)
+    event.listen(sessions, "after_flush", count_flushed)
+    event.listen(sessions, "do_orm_execute", count_bulk)
     event.listen(sessions, "after_commit", dispatch_committed)
     event.listen(sessions, "after_rollback", forget)
+
+
+def _queued(row: object) -> bool:
+    return isinstance(row, TrainingRun) and row.status == "queued"
+
+
+def _note(session: Session, queued: int) -> None:
+    if queued:
+        session.info[_QUEUED] = session.info.get(_QUEUED, 0) + queued

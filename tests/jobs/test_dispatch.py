@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pandas as pd
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.db.models import TrainingRun
 from app.jobs.dispatch import dispatch_on_commit
 from app.services.training import request_retraining, request_training
 from tests.factories import new_series, new_training_run
@@ -17,7 +19,16 @@ def test_each_commit_that_queues_runs_dispatches_them_once(
     with sessions() as session:
         lines = [add_series(session, line) for _ in range(4)]
     dispatched: list[int] = []
-    dispatch_on_commit(sessions, dispatched.append)
+
+    def dispatch(count: int) -> None:
+        # The executor claims from another connection: the runs must be committed by now,
+        # not merely released from the savepoint they were inserted in.
+        with sessions() as other:
+            visible = other.scalar(select(func.count()).select_from(TrainingRun))
+        dispatched.append(count)
+        assert visible == sum(dispatched), "dispatched before the commit"
+
+    dispatch_on_commit(sessions, dispatch)
     with sessions() as session:
         session.add(new_series())
         session.commit()  # no run: nothing to wake

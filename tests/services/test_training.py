@@ -213,12 +213,14 @@ def test_retraining_all_series_skips_those_that_cannot_train(
     with sessions() as session:
         ready = add_series(session, line)
         add_series(session, line, archived_at=utcnow())
-        add_series(session, line.iloc[:10])
+        short = add_series(session, line.iloc[:10])
         queued = request_retraining(
             session=session, series_ids=None, warm_start=True, requested_by="t", trigger="retrain"
         )
-        assert [(run.series_id, created) for run, created in queued] == [(ready.id, True)]
-        run = queued[0][0]
+        assert [(run.series_id, run.created) for run in queued.runs] == [(ready.id, True)]
+        assert list(queued.skipped) == [short.id]
+        assert "has 10 observations" in queued.skipped[short.id]
+        run = session.get(TrainingRun, queued.runs[0].run_id)
         # No active model: the defaults of the settings, with the warm start asked for.
         assert run.warm_start and run.config == TrainingOptions(warm_start=True).model_dump()
         again = request_retraining(
@@ -228,7 +230,7 @@ def test_retraining_all_series_skips_those_that_cannot_train(
             requested_by="t",
             trigger="cli",
         )
-        assert [(r.id, created) for r, created in again] == [(run.id, False)]
+        assert [(r.run_id, r.status, r.created) for r in again.runs] == [(run.id, "queued", False)]
 
 
 def test_a_constant_series_fails_with_the_reason_and_leaves_no_version(
@@ -277,10 +279,17 @@ def test_retraining_many_series_takes_a_few_queries_and_reads_no_artifact(
     finally:
         event.remove(engine, "before_cursor_execute", record)
     expected = sorted(series.id for series in modelled + fresh)
-    assert sorted(run.series_id for run, created in queued if created) == expected
-    assert {run.priority for run, _ in queued} == {RUN_PRIORITIES["retrain"]}
-    assert {run.config["hidden"] for run, _ in queued[:8]} == {TINY.hidden}
+    assert sorted(run.series_id for run in queued.runs if run.created) == expected
     assert not [s for s in statements if "artifact" in s], "an artifact was read"
+    with sessions() as session:
+        runs = {
+            run.series_id: run
+            for run in session.scalars(select(TrainingRun).order_by(TrainingRun.series_id))
+        }
+    assert {run.priority for run in runs.values()} == {RUN_PRIORITIES["retrain"]}
+    # The active version's options, with the warm start asked for; the defaults without one.
+    assert {runs[series.id].config["hidden"] for series in modelled} == {TINY.hidden}
+    assert all(runs[series.id].config == TrainingOptions().model_dump() for series in fresh)
     # Series, active options, counts of the unmodelled, open runs, the savepoint and its
     # inserts (one statement for many rows), its release: the same for 13 series or 5,000.
     assert len(statements) <= 8, statements

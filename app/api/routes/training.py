@@ -14,7 +14,9 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from sqlalchemy import select
 
 from app.api.deps import SeriesDep
+from app.api.drift_schemas import SkippedSeries
 from app.api.model_schemas import (
+    QueuedRunPublic,
     RetrainAccepted,
     RetrainRequest,
     TrainAccepted,
@@ -74,10 +76,11 @@ def retrain(body: RetrainRequest, key: AdminKey, session: SessionDep) -> Retrain
     """Retrain every series that can be trained, or the ones given (admin; what cron calls).
 
     Each series is retrained with its active version's options; `warm_start` starts from the
-    active version's weights. Given series are all checked before any run is queued.
+    active version's weights. Given series are all checked before any run is queued; without
+    them, series that cannot be trained are listed as skipped, with why.
     """
     try:
-        results = request_retraining(
+        retraining = request_retraining(
             session=session,
             series_ids=body.series_ids,
             warm_start=body.warm_start,
@@ -88,11 +91,12 @@ def retrain(body: RetrainRequest, key: AdminKey, session: SessionDep) -> Retrain
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error.args[0])) from None
     except ValueError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
+    created = sum(run.created for run in retraining.runs)
     return RetrainAccepted(
-        runs=[
-            TrainAccepted(run=TrainingRunPublic.model_validate(run), created=created)
-            for run, created in results
-        ]
+        queued=created,
+        already_open=len(retraining.runs) - created,
+        runs=[QueuedRunPublic.model_validate(run) for run in retraining.runs],
+        skipped=[SkippedSeries(series_id=i, reason=r) for i, r in retraining.skipped.items()],
     )
 
 

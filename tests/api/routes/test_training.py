@@ -40,12 +40,16 @@ def test_retrain_queues_every_trainable_series_and_records_the_trigger(
     admin: httpx.Client,
 ) -> None:
     assert train(writer, line_series)["status"] == "succeeded"
-    make_series(name="plant-c/line-2/empty", frequency="h")  # no data: skipped, not an error
+    empty = make_series(name="plant-c/line-2/empty", frequency="h")["id"]  # skipped, no error
     answer = admin.post("/v1/retrain", json={"warm_start": True})
     assert answer.status_code == 202, answer.text
-    runs = answer.json()["runs"]
-    assert [(r["run"]["series_id"], r["created"]) for r in runs] == [(line_series, True)]
-    run = runs[0]["run"]
+    queued = answer.json()
+    assert (queued["queued"], queued["already_open"]) == (1, 0)
+    [entry] = queued["runs"]
+    assert (entry["series_id"], entry["status"], entry["created"]) == (line_series, "queued", True)
+    [skipped] = queued["skipped"]
+    assert skipped["series_id"] == empty and "has 0 observations" in skipped["reason"]
+    run = admin.get(f"/v1/training-runs/{entry['run_id']}").json()
     assert run["trigger"] == "retrain" and run["warm_start"] is True
     assert run["config"]["hidden"] == TINY["hidden"]  # the active version's options
     assert run["requested_by"] == "test-admin"
@@ -89,7 +93,8 @@ def test_archived_series_are_not_trained(
     admin.post(f"/v1/series/{line_series}/archive").raise_for_status()
     answer = writer.post(f"/v1/series/{line_series}/train", json=TINY)
     assert answer.status_code == 409 and "archived" in answer.json()["detail"]
-    assert admin.post("/v1/retrain", json={}).json() == {"runs": []}
+    nothing = {"queued": 0, "already_open": 0, "runs": [], "skipped": []}
+    assert admin.post("/v1/retrain", json={}).json() == nothing
     assert _runs(db) == 0
 
 
