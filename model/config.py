@@ -85,7 +85,7 @@ class LineModelConfig:
     shifts: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("known", "observed", "candidates", "shifts"):
+        for name in ("known", "observed", "candidates", "shifts", "quantiles"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         if self.periods is not None:
             object.__setattr__(self, "periods", tuple(int(p) for p in self.periods))

@@ -234,7 +234,10 @@ class _Accumulators:
     def zeros(w_ih: Tensor, w_hh: Tensor, x: Tensor | None) -> _Accumulators:
         hidden = w_hh.shape[-1]
         return _Accumulators(
-            x=torch.empty_like(x) if x is not None else None,
+            # Contiguous whatever the strides of x (a transposed batch-first input, which needs
+            # a gradient when it holds a global model's series vectors): each chunk writes its
+            # rows through a view.
+            x=torch.empty_like(x, memory_format=torch.contiguous_format) if x is not None else None,
             w_ih=torch.zeros_like(w_ih),
             w_hh=torch.zeros_like(w_hh),
             b_ih=w_ih.new_zeros(3 * hidden),

@@ -17,7 +17,7 @@ from model.checkpoint import load_checkpoint, save_checkpoint
 from model.device import pick_device
 from model.network import Anchor, ForecastNetwork, NetworkConfig
 from model.trainer import TrainConfig, Training, TrainReport
-from model.windows import MAX_PLACEHOLDER_SHARE, Scaling, SeriesArrays, WindowMaker
+from model.windows import MAX_PLACEHOLDER_SHARE, Batch, Scaling, SeriesArrays, WindowMaker
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ class Forecaster:
             series, self.scaling, self.context, self.horizon, valid=valid, anchor=self.anchor
         )
         train_starts = maker.usable_starts(maker.starts(self.context, split))
-        validation_starts = _evenly(
+        validation_starts = evenly(
             maker.usable_starts(maker.starts(split, len(series))),
             self.train_config.validation_windows,
         )
@@ -156,16 +156,15 @@ class Forecaster:
                 f"{self.horizon} rows of known covariates after them"
             )
         maker = WindowMaker(series, scaling, self.context, self.horizon, anchor=self.anchor)
-        last = torch.tensor([self.context - 1], device=self.device)
-        out = []
-        with torch.no_grad():
-            for i in range(0, len(origins), batch_rows):
-                batch = maker.inputs(origins[i : i + batch_rows] - self.context).to(self.device)
-                scaled = network(batch.target, batch.known, batch.observed, positions=last)
-                scaled = scaled[:, 0]  # (B, H, Q)
-                values = batch.level[:, None, None] + scaling.forecast_scale * scaled
-                out.append(values.double().cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, self.horizon, 0))
+        return forecast_windows(
+            network,
+            maker.inputs,
+            origins,
+            self.context,
+            scaling.forecast_scale,
+            self.device,
+            batch_rows,
+        )
 
     def predict(self, series: SeriesArrays, future_known: np.ndarray | None = None) -> Forecast:
         """Forecast the H steps after the end of `series` (its last `context` rows are read).
@@ -227,9 +226,7 @@ class Forecaster:
             TrainConfig(**document["training"]),
             device=str(target),
         )
-        forecaster.scaling = Scaling(
-            **{k: tuple(v) if isinstance(v, list) else v for k, v in document["scaling"].items()}
-        )
+        forecaster.scaling = Scaling.from_dict(document["scaling"])
         forecaster.network = ForecastNetwork(forecaster.network_config).to(target)
         forecaster.network.load_state_dict({k: v.to(target) for k, v in state_dict.items()})
         forecaster.network.eval()
@@ -243,7 +240,35 @@ class Forecaster:
         return self.network, self.scaling
 
 
-def _evenly(starts: np.ndarray, most: int) -> np.ndarray:
+def forecast_windows(
+    network: ForecastNetwork,
+    inputs: Callable[[np.ndarray], Batch],
+    origins: np.ndarray,
+    context: int,
+    forecast_scale: float,
+    device: torch.device,
+    batch_rows: int = 512,
+) -> np.ndarray:
+    """Forecasts (n, H, Q) in the series' units whose first step is row `origin`, for each.
+
+    `inputs(starts)` cuts the windows (`WindowMaker.inputs`, or a global model's, which tags
+    them with their series); `forecast_scale` is the unit of the network's forecasts. Origins
+    must leave `context` rows before them and H rows of known covariates after them.
+    """
+    last = torch.tensor([context - 1], device=device)
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(origins), batch_rows):
+            batch = inputs(origins[i : i + batch_rows] - context).to(device)
+            scaled = network(
+                batch.target, batch.known, batch.observed, positions=last, series=batch.series
+            )[:, 0]  # (B, H, Q)
+            values = batch.level[:, None, None] + forecast_scale * scaled
+            out.append(values.double().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, network.config.horizon, 0))
+
+
+def evenly(starts: np.ndarray, most: int) -> np.ndarray:
     """At most `most` of `starts`, evenly spread: neighbouring windows overlap almost entirely,
     so scoring every one of thousands costs epochs of time and tells little more."""
     if len(starts) <= most:

@@ -212,18 +212,7 @@ class FittedLineModel:
         """
         future = self._future_known(future_known)
         inputs = prepare_inputs(self.config, self.pipeline, frame, future)
-        last = len(inputs) - 1
-        if len(inputs) < self.context:
-            raise PreprocessingError(
-                f"the model reads {self.context} steps before the forecast; the data span "
-                f"only {len(inputs)}"
-            )
-        missing = int((~np.isfinite(inputs.values[last + 1 - self.context :])).sum())
-        if missing > MAX_PLACEHOLDER_SHARE * self.context:
-            raise PreprocessingError(
-                f"{missing} of the last {self.context} steps before the forecast are missing; "
-                f"at most {MAX_PLACEHOLDER_SHARE:.0%} may be"
-            )
+        last, missing = last_origin(inputs, self.context)
         values = self._predict(inputs, np.array([last]))[0]
         stamps = self.pipeline.forecast_stamps(inputs.stamps[last], self.horizon)
         return LineForecast(
@@ -258,14 +247,7 @@ class FittedLineModel:
         return forecasts
 
     def _usable(self, inputs: SeriesInputs, positions: np.ndarray) -> np.ndarray:
-        usable = (positions >= self.context - 1) & (positions < len(inputs))
-        safe = np.where(usable, positions, self.context - 1)
-        usable &= np.isfinite(inputs.values[safe]) if len(inputs) else False
-        usable &= placeholder_share(inputs, safe, self.context) <= MAX_PLACEHOLDER_SHARE
-        if self.config.known:
-            ahead = inputs.known[safe[:, None] + np.arange(1, self.horizon + 1)]
-            usable &= np.isfinite(ahead).all(axis=(1, 2))
-        return usable
+        return usable_origins(self.config, inputs, positions)
 
     def _predict(
         self, inputs: SeriesInputs, positions: np.ndarray, name: str | None = None
@@ -407,6 +389,41 @@ def prepare_inputs(
         known=_stack(known, len(stamps) + config.horizon),
         observed=_stack(observed, len(stamps)),
     )
+
+
+def last_origin(inputs: SeriesInputs, context: int) -> tuple[int, int]:
+    """The last row, the origin of a forecast of what follows the data, and how many of its
+    `context` steps hold no reading; PreprocessingError where too few or too many do not."""
+    last = len(inputs) - 1
+    if len(inputs) < context:
+        raise PreprocessingError(
+            f"the model reads {context} steps before the forecast; the data span only {len(inputs)}"
+        )
+    missing = int((~np.isfinite(inputs.values[last + 1 - context :])).sum())
+    if missing > MAX_PLACEHOLDER_SHARE * context:
+        raise PreprocessingError(
+            f"{missing} of the last {context} steps before the forecast are missing; "
+            f"at most {MAX_PLACEHOLDER_SHARE:.0%} may be"
+        )
+    return last, missing
+
+
+def usable_origins(
+    config: LineModelConfig, inputs: SeriesInputs, positions: np.ndarray
+) -> np.ndarray:
+    """(n,) which origins (rows of `inputs`, -1 for a stamp not on the grid) can be forecast:
+    a reading at the origin, `context` steps before it at most `MAX_PLACEHOLDER_SHARE`
+    missing, and with known columns their plan for the H steps after it."""
+    assert config.context is not None  # resolved by fit
+    context, horizon = config.context, config.horizon
+    usable = (positions >= context - 1) & (positions < len(inputs))
+    safe = np.where(usable, positions, context - 1)
+    usable &= np.isfinite(inputs.values[safe]) if len(inputs) else False
+    usable &= placeholder_share(inputs, safe, context) <= MAX_PLACEHOLDER_SHARE
+    if config.known:
+        ahead = inputs.known[safe[:, None] + np.arange(1, horizon + 1)]
+        usable &= np.isfinite(ahead).all(axis=(1, 2))
+    return usable
 
 
 def warm_states(data: bytes) -> dict[str, dict[str, torch.Tensor]]:

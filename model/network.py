@@ -13,6 +13,9 @@ Two choices keep a plain GRU from over-fitting level and scale (the issue's note
   in units of the series scale fitted on the training split;
 * forecasts are offsets from the last observed value, and the head starts at zero, so an
   untrained network repeats the last value and training can only be kept if it beats that.
+
+A global model (`model.global_model`) trains one network on many series and may give each a
+learned vector (an embedding of E numbers), read at every step like an observed covariate.
 """
 
 from __future__ import annotations
@@ -36,6 +39,10 @@ EXACT = TrainingMode("bptt")
 # differenced series (no change), which "last" would turn into the last change repeated.
 Anchor = Literal["last", "zero"]
 
+# The series index of a series the network never trained on (a global model's cold start):
+# it reads the mean of the learned vectors, see `ForecastNetwork.series_vectors`.
+UNSEEN = -1
+
 
 @dataclass(frozen=True)
 class NetworkConfig:
@@ -51,10 +58,18 @@ class NetworkConfig:
     tau_min: float = 1.0
     tau_max: float = 256.0
     anchor: Anchor = "last"
+    # Rows of the series embedding table and its width; 0 and 0 (a line model): no table.
+    series: int = 0
+    embedding: int = 0
 
     def __post_init__(self) -> None:
         if self.horizon < 1 or self.hidden < 1 or self.layers < 1:
             raise ValueError("horizon, hidden and layers must be positive")
+        if self.series < 0 or self.embedding < 0 or (self.series > 0) != (self.embedding > 0):
+            raise ValueError(
+                f"series and embedding must both be positive or both 0, got {self.series} "
+                f"and {self.embedding}"
+            )
         qs = self.quantiles
         if 0.5 not in qs or list(qs) != sorted(set(qs)) or not all(0 < q < 1 for q in qs):
             raise ValueError(f"quantiles must be increasing in (0, 1) and include 0.5, got {qs}")
@@ -76,7 +91,7 @@ class ForecastNetwork(nn.Module):
         super().__init__()
         self.config = config
         self.stack = RecurrentStack(
-            input_size=1 + config.known + config.observed,
+            input_size=1 + config.known + config.observed + config.embedding,
             hidden=config.hidden,
             layers=config.layers,
             dropout=config.dropout,
@@ -90,6 +105,10 @@ class ForecastNetwork(nn.Module):
         self.plan = nn.Linear(config.known, 1, bias=False) if config.known else None
         self._median = config.quantiles.index(0.5)
         self._init_head()
+        # Built last, so that a network without one draws the same initial weights as before
+        # the table existed; absent rather than unused without series, since DDP refuses
+        # parameters that get no gradient (`model.shard`).
+        self.embedding = nn.Embedding(config.series, config.embedding) if config.series else None
 
     def _init_head(self) -> None:
         # Zero weights: the first forecast repeats the last value; interval offsets start at
@@ -108,6 +127,7 @@ class ForecastNetwork(nn.Module):
         observed: Tensor | None = None,
         mode: TrainingMode = EXACT,
         positions: Tensor | None = None,
+        series: Tensor | None = None,
     ) -> Tensor:
         """Forecast from the steps `positions` (every step by default).
 
@@ -116,6 +136,7 @@ class ForecastNetwork(nn.Module):
         known       (B, T+H, K)   known covariates, H steps beyond the context
         observed    (B, T, O)     observed covariates
         positions   (P,)          steps to forecast from (the head runs only there)
+        series      (B,)          each window's series index (read only with a table)
         returns     (B, P, H, Q)  forecasts of target[t+1..t+H] made at each step t
         ==========  ============  ====================================================
 
@@ -130,7 +151,10 @@ class ForecastNetwork(nn.Module):
             parts.append(known[:, :steps])
         if self.config.observed:
             parts.append(observed)
-        features = torch.cat(parts, dim=-1).transpose(0, 1)  # (T, B, 1+K+O)
+        if self.embedding is not None:
+            vectors = self.series_vectors(series)  # (B, E)
+            parts.append(vectors[:, None].expand(batch, steps, -1))
+        features = torch.cat(parts, dim=-1).transpose(0, 1)  # (T, B, 1+K+O+E)
         states = self.stack(features, mode).transpose(0, 1)  # (B, T, D)
         head_in = self.stack.drop(states[:, at])  # (B, P, D)
         raw = self.head(head_in).view(batch, len(at), horizon, -1)
@@ -142,6 +166,21 @@ class ForecastNetwork(nn.Module):
         if self.config.anchor == "zero":
             return quantiles
         return target[:, at, None, None] + quantiles
+
+    def series_vectors(self, series: Tensor | None) -> Tensor:
+        """(B,) series indices -> (B, E) learned vectors; `UNSEEN` reads the table's mean.
+
+        The mean is the centre of the vectors the network learned to read, a neutral series
+        for one it never saw: a zero vector or a random row could lie where no training series
+        did. Computed for every row and selected, so the batch never waits on a device sync.
+        """
+        if self.embedding is None:
+            raise RuntimeError("this network has no series embedding")
+        if series is None:
+            raise ValueError("this network embeds series: give each window's series index")
+        table = self.embedding.weight
+        vectors = self.embedding(series.clamp_min(0))
+        return torch.where((series == UNSEEN)[:, None], table.mean(0), vectors)
 
 
 def _monotone_quantiles(raw: Tensor, median: int) -> Tensor:
@@ -159,15 +198,22 @@ def _monotone_quantiles(raw: Tensor, median: int) -> Tensor:
 
 
 def pinball_loss(
-    forecast: Tensor, actual: Tensor, quantiles: Tensor, weight: Tensor | None = None
+    forecast: Tensor,
+    actual: Tensor,
+    quantiles: Tensor,
+    weight: Tensor | None = None,
+    scored: Tensor | None = None,
 ) -> Tensor:
     """Mean quantile (pinball) loss; forecast (…, Q), actual (…), quantiles (Q,).
 
     `weight` (…) scores only some targets (0 for a placeholder inside a gap): the mean is then
-    taken over the weighted targets.
+    taken over the weighted targets. `scored` replaces their count when these rows are one
+    rank's share of a larger batch (`model.shard`): every share then divides by the whole
+    batch's count, and the shares' losses add up to the batch's mean.
     """
     error = actual.unsqueeze(-1) - forecast
     loss = torch.maximum(quantiles * error, (quantiles - 1.0) * error)
     if weight is None:
         return loss.mean()
-    return (loss.mean(-1) * weight).sum() / weight.sum().clamp_min(1.0)
+    count = weight.sum() if scored is None else scored
+    return (loss.mean(-1) * weight).sum() / count.clamp_min(1.0)

@@ -2,6 +2,11 @@
 
 Validation is time-ordered: the last rows of the series are held out, windows used for training
 never reach into them, and the scaling is fitted on the training rows alone.
+
+The same loop trains data-parallel (`model.distributed`): given a `Shard`, each process computes
+its share of every batch through a `DistributedDataParallel` replica, and the losses, counts
+and validation sums that decide the schedule and early stopping are summed over the ranks, so
+every rank takes the same decisions and keeps the same weights.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from tqdm.auto import tqdm
 
 from model.modes import TrainingMode
 from model.network import ForecastNetwork, pinball_loss
-from model.windows import Batch, WindowMaker
+from model.shard import SINGLE, Shard
+from model.windows import Batch, WindowSource
 
 log = logging.getLogger(__name__)
 
@@ -112,44 +118,64 @@ def configure_optimizer(network: ForecastNetwork, config: TrainConfig) -> torch.
 
 
 def batch_loss(
-    network: ForecastNetwork,
+    network: torch.nn.Module,
     batch: Batch,
     mode: TrainingMode,
     loss_warmup: int,
     quantiles: torch.Tensor,
     loss_stride: int = 1,
+    shard: Shard = SINGLE,
 ) -> torch.Tensor:
     """Pinball loss over every `loss_stride`-th step after the first `loss_warmup` (too little
-    context there), ending at the last step: the one a forecast is served from."""
+    context there), ending at the last step: the one a forecast is served from.
+
+    `network` is a `ForecastNetwork` or its DDP replica. With a `shard`, `batch` is this rank's
+    share: it is divided by the whole batch's count of scored targets and multiplied by the
+    world size, so that DDP's average of the ranks' gradients is exactly the gradient of the
+    whole batch's mean, however its rows (and its placeholders) fall to the ranks.
+    """
     steps = batch.target.shape[1]
     skip = min(loss_warmup, steps - 1)
     at = torch.arange(steps - 1, skip - 1, -loss_stride, device=batch.target.device).flip(0)
-    forecast = network(batch.target, batch.known, batch.observed, mode, positions=at)
-    return pinball_loss(forecast, batch.future[:, at], quantiles, batch.weight[:, at])
+    forecast = network(
+        batch.target, batch.known, batch.observed, mode, positions=at, series=batch.series
+    )
+    weight = batch.weight[:, at]
+    if not shard.distributed:
+        return pinball_loss(forecast, batch.future[:, at], quantiles, weight)
+    scored = shard.sum(weight.sum())
+    return shard.world * pinball_loss(forecast, batch.future[:, at], quantiles, weight, scored)
 
 
 @torch.no_grad()
 def estimate_loss(
     network: ForecastNetwork,
-    maker: WindowMaker,
+    maker: WindowSource,
     starts: np.ndarray,
     device: torch.device,
     quantiles: torch.Tensor,
     batch_rows: int = 256,
+    shard: Shard = SINGLE,
 ) -> float:
     """Pinball loss of the last step's forecast (the one served) over all `starts`, scored on
-    real readings only."""
+    real readings only. With a `shard`, each rank scores its share of `starts` and every rank
+    returns the same total: early stopping must not stop one rank and not another."""
     network.eval()
     total, scored = 0.0, 0.0
+    starts = starts[shard.share(len(starts))]
     for i in range(0, len(starts), batch_rows):
         batch = maker.batch(starts[i : i + batch_rows]).to(device)
         last = torch.tensor([batch.target.shape[1] - 1], device=device)
-        forecast = network(batch.target, batch.known, batch.observed, positions=last)[:, 0]
+        forecast = network(
+            batch.target, batch.known, batch.observed, positions=last, series=batch.series
+        )[:, 0]
         weight = batch.weight[:, -1]
         loss = pinball_loss(forecast, batch.future[:, -1], quantiles, weight)
         total += loss.item() * weight.sum().item()
         scored += weight.sum().item()
     network.train()
+    sums = torch.tensor([total, scored], dtype=torch.float64, device=device)
+    total, scored = shard.sum(sums).tolist()
     return total / max(scored, 1.0)
 
 
@@ -160,25 +186,35 @@ class Training:
 
     The untrained network repeats the last value (see model.network): it is scored first, so
     training is kept only if it beats that, and `best_epoch` stays -1 if it never does.
+
+    `shard` (`model.shard`): this process's place in a data-parallel run; the process group
+    must be up. The default is a single process.
     """
 
     def __init__(
         self,
         network: ForecastNetwork,
-        maker: WindowMaker,
+        maker: WindowSource,
         train_starts: np.ndarray,
         validation_starts: np.ndarray,
         config: TrainConfig,
         device: torch.device,
         progress: bool = False,
+        shard: Shard = SINGLE,
     ) -> None:
         self.network, self.maker, self.config, self.device = network, maker, config, device
         self.train_starts, self.validation_starts = train_starts, validation_starts
+        self.shard = shard
         self.mode = TrainingMode.parse(config.mode)
         self.generator = torch.Generator().manual_seed(config.seed)
         torch.manual_seed(config.seed)
         network.to(device).train()
-        network.stack.generator = torch.Generator(device=device).manual_seed(config.seed + 1)
+        self.replica = shard.replicate(network, device)
+        # Each rank its own dropout masks: the same seed would give rows at the same place in
+        # every rank's share the same mask.
+        network.stack.generator = torch.Generator(device=device).manual_seed(
+            config.seed + 1 + shard.rank
+        )
         self.quantiles = torch.tensor(network.config.quantiles, device=device)
         self.optimizer = configure_optimizer(network, config)
         total = config.max_epochs * config.steps_per_epoch
@@ -194,7 +230,9 @@ class Training:
         self.best_state = copy.deepcopy(network.state_dict())
         self.stale = 0
         self.stopped = False
-        self.bar = tqdm(total=total, disable=not progress, unit="step", dynamic_ncols=True)
+        self.bar = tqdm(
+            total=total, disable=not progress or shard.rank > 0, unit="step", dynamic_ncols=True
+        )
 
     @property
     def epochs_done(self) -> int:
@@ -227,7 +265,7 @@ class Training:
                 check_stop(stop)
                 epoch_loss += self._step()
             val = self._validation_loss()
-            report.train_loss.append(epoch_loss / config.steps_per_epoch)
+            report.train_loss.append(self._mean_over_ranks(epoch_loss) / config.steps_per_epoch)
             report.validation_loss.append(val)
             log.info("epoch %d: train %.4f validation %.4f", epoch, report.train_loss[-1], val)
             if on_epoch is not None:
@@ -250,15 +288,32 @@ class Training:
         self.network.eval()
         return self.report
 
-    def _step(self) -> float:
-        config, network = self.config, self.network
+    def backward(self) -> float:
+        """Draw the next batch and leave its gradients in the parameters' `.grad`; its loss.
+
+        Every rank draws the whole batch from the same generator and computes only its share,
+        so the batch, and the gradient DDP averages, do not depend on the world size.
+        """
+        config = self.config
         pick = torch.randint(len(self.train_starts), (config.batch_size,), generator=self.generator)
-        batch = self.maker.batch(self.train_starts[pick.numpy()]).to(self.device)
+        starts = self.train_starts[pick.numpy()][self.shard.share(config.batch_size)]
+        batch = self.maker.batch(starts).to(self.device)
         loss = batch_loss(
-            network, batch, self.mode, config.loss_warmup, self.quantiles, config.loss_stride
+            self.replica,
+            batch,
+            self.mode,
+            config.loss_warmup,
+            self.quantiles,
+            config.loss_stride,
+            self.shard,
         )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        return loss.item()
+
+    def _step(self) -> float:
+        config, network = self.config, self.network
+        loss = self.backward()
         torch.nn.utils.clip_grad_norm_(network.parameters(), config.grad_clip)
         self.optimizer.step()
         self.schedule.step()
@@ -266,10 +321,23 @@ class Training:
         if self.mode.name == "dsf-adaptive" and self.report.steps % config.adapt_every == 0:
             network.stack.adapt_feedback(config.adapt_momentum, config.lam_max)
         self.bar.update()
-        self.bar.set_postfix(loss=f"{loss.item():.4f}", val=f"{self.best_loss:.4f}")
-        return loss.item()
+        self.bar.set_postfix(loss=f"{loss:.4f}", val=f"{self.best_loss:.4f}")
+        return loss
+
+    def _mean_over_ranks(self, value: float) -> float:
+        """A step loss summed over steps, as the whole batches' loss: each rank's is its share's
+        part of the batch mean times the world size (`batch_loss`), so their mean is the mean."""
+        if not self.shard.distributed:
+            return value
+        summed = self.shard.sum(torch.tensor(value, dtype=torch.float64, device=self.device))
+        return summed.item() / self.shard.world
 
     def _validation_loss(self) -> float:
         return estimate_loss(
-            self.network, self.maker, self.validation_starts, self.device, self.quantiles
+            self.network,
+            self.maker,
+            self.validation_starts,
+            self.device,
+            self.quantiles,
+            shard=self.shard,
         )

@@ -7,7 +7,8 @@ A `SeriesArrays` holds one regular, finite series: the target (N,), known-in-adv
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -102,6 +103,14 @@ class Scaling:
         """The unit of the network's forecasts (checkpoints from before it: the target's)."""
         return self.change_scale if self.change_scale is not None else self.target_scale
 
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> Scaling:
+        """The scaling `to_dict` wrote, its JSON lists back as tuples."""
+        return Scaling(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
     def covariates(self, series: SeriesArrays) -> tuple[np.ndarray, np.ndarray]:
         known = (series.known - np.array(self.known_mean)) / np.array(self.known_std)
         observed = (series.observed - np.array(self.observed_mean)) / np.array(self.observed_std)
@@ -119,6 +128,7 @@ class Batch:
     future      (B, T, H)     what the network forecasts at t for t+1..t+H
     level       (B,)          each window's reference value, in series units
     weight      (B, T, H)     1 where that future target rests on real readings
+    series      (B,)          each window's series index, for a global model's embedding
     ==========  ============  ===============================================
     """
 
@@ -128,14 +138,25 @@ class Batch:
     future: Tensor
     level: Tensor
     weight: Tensor
+    series: Tensor | None = None
 
     def to(self, device: torch.device) -> Batch:
         return Batch(
             *(
                 getattr(self, f).to(device)
                 for f in ("target", "known", "observed", "future", "level", "weight")
-            )
+            ),
+            series=None if self.series is None else self.series.to(device),
         )
+
+
+class WindowSource(Protocol):
+    """What training reads its batches from: a `WindowMaker`, or the windows of many series
+    (`model.pooled.PooledWindows`, whose starts are (series, row) pairs)."""
+
+    def batch(self, starts: np.ndarray) -> Batch:
+        """Network inputs and targets of the windows at `starts`."""
+        ...
 
 
 class WindowMaker:

@@ -25,6 +25,7 @@ from app.cli import (
     serve,
     simulate,
     train,
+    train_global,
     worker,
 )
 from app.errors import UsageError
@@ -33,6 +34,7 @@ _COMMANDS = (
     simulate,
     analyze,
     train,
+    train_global,
     forecast,
     diagnose,
     demo,

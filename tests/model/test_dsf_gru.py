@@ -109,6 +109,24 @@ def test_lambda_zero_is_ft_bptt() -> None:
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("store_gates", [True, False])
+def test_a_transposed_input_gets_its_gradient(store_gates: bool) -> None:
+    """The network reads (B, T, F) features transposed to time-major; with a global model's
+    series vectors among them the input needs its gradient, whatever its strides."""
+    gru = _gru(3)
+    x, upstream, lam = _inputs(3)
+    h0 = torch.zeros(BATCH, HIDDEN, dtype=torch.float64)
+    options = DSFOptions(store_gates=store_gates, chunk_steps=8)
+
+    def dsf(inputs: torch.Tensor) -> torch.Tensor:
+        return DSFGRUFunction.apply(inputs, *_weights(gru), h0, lam, options, None)
+
+    batch_first = x.detach().transpose(0, 1).contiguous().requires_grad_()
+    (dsf(batch_first.transpose(0, 1)) * upstream).sum().backward()
+    expected = _grads(lambda: dsf(x), gru, x, upstream)[-1]
+    torch.testing.assert_close(batch_first.grad.transpose(0, 1), expected, rtol=0, atol=0)
+
+
 def test_sequential_forward_equals_fused_gru() -> None:
     gru = _gru(3)
     x, _, _ = _inputs(3)

@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from preprocessing.loading import InputError, read_csv_column
+from preprocessing.loading import InputError, read_csv_column, read_long_csv, read_table
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -55,3 +55,39 @@ def test_missing_and_infinite_readings_are_kept_for_the_pipeline(tmp_path: Path)
     loaded = read_csv_column(_write(tmp_path, "x,y\n1,\n2,1\n3,inf\n4,3\n"), "y")
     np.testing.assert_array_equal(loaded.frame["y"].to_numpy(), [np.nan, 1.0, np.inf, 3.0])
     assert loaded.missing == 1
+
+
+def test_a_long_file_splits_into_one_sorted_frame_per_series(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "line,stamp,v\n7,2026-01-01T01:00Z,2\nb,2026-01-01T00:00Z,5\n"
+        "7,2026-01-01T00:00Z,1\nb,2026-01-01T01:00Z,\n",
+    )
+    series = read_long_csv(path, "line", "v", "stamp")
+    assert list(series) == ["7", "b"]
+    np.testing.assert_array_equal(series["7"]["v"].to_numpy(), [1.0, 2.0])
+    np.testing.assert_array_equal(series["b"]["v"].to_numpy(), [5.0, np.nan])
+    assert str(series["b"].index.tz) == "UTC" and series["7"].index.is_monotonic_increasing
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("line,stamp,v\na,2026-01-01,1\n,2026-01-01,2\n", "row 3 .* has no series name"),
+        ("line,stamp,v\na,2026-01-01,1\nb,2026-01-01,\n", "series 'b' has no finite values"),
+        ("line,stamp,v\na,soon,1\n", "unparseable time stamp 'soon' in row 2"),
+        ("line,time,v\na,2026-01-01,1\n", "column 'stamp' not in"),
+    ],
+)
+def test_bad_long_files_name_the_problem(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        read_long_csv(_write(tmp_path, text), "line", "v", "stamp")
+
+
+def test_a_table_of_numbers_reads_by_name(tmp_path: Path) -> None:
+    table = read_table(_write(tmp_path, "line,speed,size\na,1.5,2\n7,3,4\n"), "line")
+    assert table == {"a": {"speed": 1.5, "size": 2.0}, "7": {"speed": 3.0, "size": 4.0}}
+    with pytest.raises(InputError, match="'line' 'a' repeats"):
+        read_table(_write(tmp_path, "line,speed\na,1\na,2\n"), "line")
+    with pytest.raises(InputError, match="empty or infinite value"):
+        read_table(_write(tmp_path, "line,speed\na,1\nb,\n"), "line")
