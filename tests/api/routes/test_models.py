@@ -61,8 +61,8 @@ def test_a_candidate_that_does_not_beat_the_active_one_is_rejected(
 def test_promote_and_roll_back(trained: int, admin: httpx.Client) -> None:
     # A second version (promoted by the gate or rejected by it), which an operator then
     # promotes by hand and rolls back.
-    run = admin.post("/v1/retrain", json={"series_ids": [trained]}).json()["runs"][0]["run"]
-    wait_for_outcome(admin, run["id"])
+    [queued] = admin.post("/v1/retrain", json={"series_ids": [trained]}).json()["runs"]
+    wait_for_outcome(admin, queued["run_id"])
     versions = _versions(admin, trained)
     assert set(versions) == {1, 2}
     promoted = admin.post(
