@@ -2,8 +2,8 @@
 
 `POST /v1/drift/run` is what cron calls (or `linecast drift`); uploads also judge the
 performance of forecasts whose actuals they bring (`app.api.routes.observations`). A training
-run the retraining policy queues is handed to this process's executor when it trains
-in-process, as `POST /v1/retrain` does.
+run the retraining policy queues wakes this process's executor by its commit
+(`app.jobs.dispatch`), as every queued run does.
 """
 
 from __future__ import annotations
