@@ -1,20 +1,21 @@
-"""Scale: how long the nightly cron request takes when a plant has thousands of series.
+"""Scale: how long the cron requests take when a plant has thousands of series.
 
     python bench/scale.py [--series 1000,5000] [--days 90] [--json]
 
 On a throwaway PostgreSQL server (`throwaway_postgres.py`, never the shared one), it stores
 N hourly series, each with `--days` of readings (COPY) and an active model version holding a
-real line model's artifact, serves the API with uvicorn (no in-process training: the runs stay
-queued, as they would for the workers), and times `POST /v1/retrain` for every series, as the
-scheduler calls it: the first call queues N runs, a repeat finds them all open. Then the
-series grow to the next count. Run it with `PYTHONPATH=<an older checkout>` to measure that
-code's request the same way.
+real line model's artifact (trained, by its record, on all but the last week), serves the API
+with uvicorn (no in-process training: the runs stay queued, as they would for the workers), and
+times the scheduler's two calls: `POST /v1/retrain` for every series (the first call queues N
+runs, a repeat finds them all open) and `POST /v1/drift/run`, which judges the last week of
+every series. Then the series grow to the next count. Run it with `PYTHONPATH=<an older
+checkout>` to measure that code's requests the same way.
 
-What this bench does not measure yet (issue 11): `POST /v1/drift/run`, which still judges every
-series inside the request; the global model; workers' series per minute; peak RSS.
+What this bench does not measure yet (issue 11): the global model against local ones; workers'
+series per minute; forecast throughput; peak RSS.
 
-With `--json`, one line per figure: `metric` (`retrain_request_s`, `retrain_repeat_request_s`),
-`series`, `value` (seconds), plus the runs the answer listed.
+With `--json`, one line per figure: `metric` (`retrain_request_s`, `retrain_repeat_request_s`,
+`drift_request_s`), `series`, `value` (seconds), and what the answer counted.
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ def main() -> None:
                 for metric in ("retrain_request_s", "retrain_repeat_request_s"):
                     seconds, runs = _timed_retrain(client)
                     _report(metric, count, seconds, runs, filled, args.json)
+                seconds, judged = _timed_drift(client)
+                _report("drift_request_s", count, seconds, judged, filled, args.json)
         engine.dispose()
 
 
@@ -114,6 +117,8 @@ def _add_series(
         ).all()
         digest = hashlib.sha256(artifact).hexdigest()
         config = {"horizon": 24, "hidden": 16, "epochs": 2, "steps_per_epoch": 20}
+        # Trained on all but the last week: the drift monitor judges that week.
+        metrics = {"training_end": (START + timedelta(days=days - 7)).isoformat()}
         session.execute(
             insert(ModelVersion),
             [
@@ -124,6 +129,7 @@ def _add_series(
                     "training_mode": "dsf",
                     "config": config,
                     "preprocessing": {},
+                    "metrics": metrics,
                     "artifact": artifact,
                     "artifact_sha256": digest,
                 }
@@ -158,6 +164,15 @@ def _timed_retrain(client: httpx.Client) -> tuple[float, dict[str, int]]:
     return seconds, {"created": created, "already_open": len(runs) - created}
 
 
+def _timed_drift(client: httpx.Client) -> tuple[float, dict[str, int]]:
+    began = time.perf_counter()
+    answer = client.post("/v1/drift/run", json={})
+    seconds = time.perf_counter() - began
+    answer.raise_for_status()
+    body = answer.json()
+    return seconds, {"judged": body["series"], "skipped": len(body["skipped"])}
+
+
 @contextmanager
 def _served(settings: Settings) -> Iterator[str]:
     sock = socket.socket()
@@ -177,14 +192,15 @@ def _served(settings: Settings) -> Iterator[str]:
 
 
 def _report(
-    metric: str, series: int, seconds: float, runs: dict[str, int], filled: float, as_json: bool
+    metric: str, series: int, seconds: float, counts: dict[str, int], filled: float, as_json: bool
 ) -> None:
     if as_json:
-        print(json.dumps({"metric": metric, "series": series, "value": round(seconds, 4), **runs}))
+        figure = {"metric": metric, "series": series, "value": round(seconds, 4), **counts}
+        print(json.dumps(figure))
         return
+    tally = ", ".join(f"{value} {name.replace('_', ' ')}" for name, value in counts.items())
     print(
-        f"{metric} at {series} series: {seconds:.3f} s ({runs['created']} queued, "
-        f"{runs['already_open']} already open; stored in {filled:.0f} s)",
+        f"{metric} at {series} series: {seconds:.3f} s ({tally}; stored in {filled:.0f} s)",
         flush=True,
     )
 
