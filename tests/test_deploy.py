@@ -282,6 +282,14 @@ def test_only_the_proxy_publishes_a_port_and_the_api_serves_the_network(
     assert services["proxy"]["depends_on"]["api"]["condition"] == "service_healthy"
 
 
+def test_the_worker_scales(services: dict[str, dict[str, Any]]) -> None:
+    """`docker compose up --scale worker=4` (README) refuses a service with a fixed container
+    name or a published host port: only one container could have either."""
+    worker = services["worker"]
+    assert "container_name" not in worker and "ports" not in worker
+    assert worker["command"] == ["worker"]
+
+
 def test_api_starts_after_postgres_is_healthy_and_the_schema_migrated(
     services: dict[str, dict[str, Any]],
 ) -> None:

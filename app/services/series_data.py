@@ -46,12 +46,7 @@ def load_frame(
 
 
 def count_observations(*, session: Session, series_id: int) -> int:
-    return (
-        session.scalar(
-            select(func.count()).select_from(Observation).where(Observation.series_id == series_id)
-        )
-        or 0
-    )
+    return count_observations_of(session=session, series_ids=[series_id]).get(series_id, 0)
 
 
 def count_observations_of(*, session: Session, series_ids: list[int]) -> dict[int, int]:

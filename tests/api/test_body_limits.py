@@ -93,7 +93,8 @@ def _head(path: str, key: str, length: int) -> bytes:
 def _trickle(sock: socket.socket, body: bytes, interval: float) -> int:
     """Send `body` a byte every `interval` seconds until the server answers; bytes sent."""
     sock.settimeout(interval)
-    for sent in range(len(body)):
+    sent = 0
+    while sent < len(body):
         try:
             if sock.recv(1, socket.MSG_PEEK):
                 break  # the answer has begun
@@ -103,7 +104,6 @@ def _trickle(sock: socket.socket, body: bytes, interval: float) -> int:
             sock.sendall(body[sent : sent + 1])
         except (BrokenPipeError, ConnectionResetError):
             break
-    else:
-        sent = len(body)
+        sent += 1
     sock.settimeout(10)
     return sent

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -32,14 +33,16 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 ENDLESS = TINY.model_copy(update={"epochs": 10_000})
 
 
-def _queued_runs(session: Session, count: int) -> list[int]:
-    """`count` queued runs, each of its own series (one open run per series), oldest first."""
+def _queued_runs(session: Session, count: int, later: int = 0, **fields: Any) -> list[int]:
+    """`count` queued runs (`fields` set), each of its own series (one open run per series),
+    oldest first, made `later` seconds or more from now."""
     ids = []
-    for offset in range(count):
+    for offset in range(later, later + count):
         series = new_series()
         session.add(series)
         session.flush()
-        run = new_training_run(series.id, created_at=utcnow() + timedelta(seconds=offset))
+        stamp = utcnow() + timedelta(seconds=offset)
+        run = new_training_run(series.id, created_at=stamp, **fields)
         session.add(run)
         session.flush()
         ids.append(run.id)
@@ -299,30 +302,8 @@ def test_a_run_a_person_asks_for_is_claimed_before_the_nightly_batch(
     sessions: sessionmaker[Session],
 ) -> None:
     with sessions() as session:
-        nightly = []
-        for offset in range(3):  # queued first, by cron
-            series = new_series()
-            session.add(series)
-            session.flush()
-            run = new_training_run(
-                series.id,
-                trigger="retrain",
-                priority=RUN_PRIORITIES["retrain"],
-                created_at=utcnow() + timedelta(seconds=offset),
-            )
-            session.add(run)
-            session.flush()
-            nightly.append(run.id)
-        series = new_series()
-        session.add(series)
-        session.flush()
-        asked = new_training_run(
-            series.id,
-            trigger="api",
-            priority=RUN_PRIORITIES["api"],
-            created_at=utcnow() + timedelta(seconds=10),
-        )
-        session.add(asked)
-        session.commit()
+        # Queued first, by cron; then one a person asked for.
+        nightly = _queued_runs(session, 3, trigger="retrain", priority=RUN_PRIORITIES["retrain"])
+        asked = _queued_runs(session, 1, later=10, trigger="api", priority=RUN_PRIORITIES["api"])
         claimed = [claim_next_run(session, "w").id for _ in range(4)]
-    assert claimed == [asked.id, *nightly]
+    assert claimed == [*asked, *nightly]
