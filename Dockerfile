@@ -2,31 +2,32 @@
 # and `migrate`; docker-compose.yml runs each of them from it.
 #
 # Two stages, so the runtime image holds the installed virtualenv and the sources but none of
-# pip's build environments. Dependencies are installed before the sources are copied: editing
-# code rebuilds only the last, small layers.
+# pip's build environments. Dependencies are installed from the lock (requirements.txt, written
+# by `make lock`: the versions the tests ran with) before the sources are copied: editing code
+# rebuilds only the last, small layers.
 
 FROM python:3.11-slim AS builder
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-# The CPU wheel, pinned as in the Makefile: resolved from PyPI, torch would also pull the CUDA
-# libraries (several GB) that this CPU-only service never loads.
-RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 WORKDIR /app
-COPY pyproject.toml ./
-# The other dependencies, listed once in pyproject.toml; the torch installed above satisfies its
-# requirement there, so pip keeps the CPU build.
-RUN python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt
-COPY README.md alembic.ini ./
+COPY requirements.txt ./
+# torch first, at the lock's version (`torch==2.13.0+cpu`), which only PyTorch's CPU index has:
+# PyPI's build would also pull the CUDA libraries (several GB) that this CPU-only service never
+# loads. Then the rest of the lock from PyPI; the torch installed already satisfies its line.
+RUN pip install --no-deps --index-url https://download.pytorch.org/whl/cpu \
+        "$(grep '^torch==' requirements.txt)" \
+    && pip install -r requirements.txt
+COPY pyproject.toml README.md alembic.ini ./
 COPY app/ app/
 COPY model/ model/
 COPY preprocessing/ preprocessing/
 COPY migrations/ migrations/
 # Editable, with /app at the same path in both stages: app/db/migrate.py finds migrations/ beside
-# the `app` package, which a regular install into site-packages would leave behind.
-RUN pip install --no-deps -e .
+# the `app` package, which a regular install into site-packages would leave behind. Built with
+# the lock's setuptools, and `pip check` fails the build if the lock misses a dependency.
+RUN pip install --no-deps --no-build-isolation -e . && pip check
 
 FROM python:3.11-slim
 # LINECAST_DATA_DIR: production settings refuse the default ./var (see app/settings.py). Nothing

@@ -2,7 +2,14 @@
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-# The CPU wheel of this version is on disk; any other spec may download a CUDA build.
+# The lock files, written by `make lock` (pip-tools) from pyproject.toml: every package at one
+# exact version, the versions the tests ran with. requirements.txt is what the service runs on
+# (the Dockerfile installs it); requirements-dev.txt adds the test, lint and lock tools at the
+# same versions (`make install`, hence `make run`, `make test` and CI).
+LOCK     := requirements.txt
+DEV_LOCK := requirements-dev.txt
+# The torch `make lock` pins: the CPU wheel of this version is on disk; any other spec may
+# resolve to PyPI's CUDA build.
 TORCH  := torch==2.13.0
 
 # Two pytest-xdist workers: many tests wait on PostgreSQL or a served app, so two processes
@@ -14,18 +21,36 @@ CHROMIUM := /usr/bin/chromium
 # tests/test_proxy.py runs the compose proxy's nginx.conf with Debian's nginx.
 NGINX := /usr/sbin/nginx
 
-.PHONY: install run test lint bench fuzz clean
+.PHONY: install lock run test lint bench fuzz clean
 
 $(PYTHON):
 	python3 -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(PYTHON)
-	$(PYTHON) -m pip install -q --upgrade pip
-	$(PYTHON) -m pip install -q $(TORCH)
-	$(PYTHON) -m pip install -q -e '.[dev]' $(TORCH)
+# Exactly the lock, then linecast itself with no dependency of its own to resolve: built with
+# the setuptools the lock pins (no build environment to download), and `pip check` proves the
+# lock holds everything pyproject.toml asks for (a dependency added without `make lock` fails).
+$(STAMP): pyproject.toml $(DEV_LOCK) | $(PYTHON)
+	$(PYTHON) -m pip install -q -r $(DEV_LOCK)
+	$(PYTHON) -m pip install -q --no-deps --no-build-isolation -e .
+	$(PYTHON) -m pip check
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Rewrites both lock files from pyproject.toml, keeping every pin that still fits; `make lock
+# UPGRADE=1` moves each package to its newest release instead. pip-compile resolves with pip's
+# own settings, which find the CPU wheel of torch on disk here; where it would take PyPI's CUDA
+# build, the check below stops. The runtime lock is constrained by the full one, so the image
+# runs the versions the tests ran.
+PIP_COMPILE := CUSTOM_COMPILE_COMMAND='make lock' $(VENV)/bin/pip-compile -q --strip-extras \
+	--no-emit-index-url --no-emit-find-links --build-deps-for editable --unsafe-package pip \
+	--upgrade-package '$(TORCH)' $(if $(UPGRADE),--upgrade)
+lock: | $(PYTHON)
+	$(PYTHON) -m pip install -q -c $(DEV_LOCK) pip-tools
+	$(PIP_COMPILE) --extra dev --output-file $(DEV_LOCK) pyproject.toml
+	$(PIP_COMPILE) --constraint $(DEV_LOCK) --output-file $(LOCK) pyproject.toml
+	@grep -q '^torch==.*+cpu$$' $(LOCK) || \
+	  { echo "make lock: torch is not the CPU build in $(LOCK)"; exit 1; }
 
 run: install
 	$(VENV)/bin/linecast quickstart

@@ -10,13 +10,25 @@ API in one process, would clash or add up each other's counts. So each `create_a
 
 The exported `*_TOTAL` / `*_SECONDS` constants are the metric names as they appear on
 `/metrics` (counters with their `_total` suffix), for dashboards and tests.
+
+Under `linecast serve --workers N` each request is answered by one of N processes, each with its
+own counters: a scrape would see one process's share, a different one each time. There
+`PROMETHEUS_MULTIPROC_DIR` is set (`app.cli.serve`), prometheus_client keeps every process's
+values in files in that folder, and `/metrics` adds them up across processes.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    multiprocess,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import generate_latest
 from sqlalchemy import func, select
@@ -31,6 +43,10 @@ TRAINING_SECONDS = "linecast_training_seconds"
 TRAINING_RUNS_TOTAL = "linecast_training_runs_total"
 TRAINING_RUNS_BY_STATUS = "linecast_training_runs_by_status"
 OLDEST_QUEUED_SECONDS = "linecast_oldest_queued_run_seconds"
+
+# prometheus_client reads this variable when it is imported: set, every metric of the process
+# keeps its values in a file in that folder, for whichever process answers the scrape.
+MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 # Training takes seconds to hours, far beyond the client's default buckets (5 ms .. 10 s).
 _TRAINING_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, float("inf"))
@@ -82,8 +98,9 @@ class Metrics:
     def __init__(self, sessions: sessionmaker[Session] | None = None) -> None:
         """With `sessions`, the database's training runs are reported too."""
         self.registry = CollectorRegistry()
-        if sessions is not None:
-            self.registry.register(TrainingRunsCollector(sessions))
+        self._runs = TrainingRunsCollector(sessions) if sessions is not None else None
+        if self._runs is not None:
+            self.registry.register(self._runs)
         self.request_seconds = Histogram(
             REQUEST_SECONDS,
             "Time from receiving a request to sending its response",
@@ -115,5 +132,27 @@ class Metrics:
         self.training_seconds.labels(outcome=outcome).observe(seconds)
 
     def render(self) -> tuple[bytes, str]:
-        """The registry in the Prometheus text format, and its content type."""
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        """The metrics in the Prometheus text format, and its content type: this process's
+        registry, or with several processes every process's values summed."""
+        if not _multiprocess_dir():
+            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        # A registry per scrape: the collector reads the files as they are now, and this
+        # process's own metrics are among them (registering them too would count them twice).
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        if self._runs is not None:
+            registry.register(self._runs)  # read from the database: the same in every process
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+
+    def close(self) -> None:
+        """Tell the shared folder this process is gone, when it stops serving.
+
+        prometheus_client then drops the process's live gauges (none here yet) and keeps its
+        counters and histograms, which still belong in the totals.
+        """
+        if _multiprocess_dir():
+            multiprocess.mark_process_dead(os.getpid())
+
+
+def _multiprocess_dir() -> str | None:
+    return os.environ.get(MULTIPROCESS_DIR_VARIABLE) or None

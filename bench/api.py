@@ -1,9 +1,11 @@
-"""Forecast latency and throughput of the REST service on loopback, 1, 8 and 32 clients.
+"""Forecast latency and throughput of the REST service on loopback: 1, 8 and 32 clients, and
+batches of many series in one request.
 
 Figures only, not pass/fail. From the repository root:
 
     python bench/api.py            # table on stdout
-    python bench/api.py --json     # one JSON object per concurrency level, then a summary line
+    python bench/api.py --json     # one JSON object per concurrency level, a summary line, then
+                                   # the batch figures
 
 It builds a throwaway database (a new PostgreSQL database on LINECAST_TEST_DATABASE_URL's
 server, or SQLite with --sqlite), loads 60 days of a simulated hourly line, trains a model for a
@@ -12,6 +14,11 @@ well it was trained), starts `uvicorn app.api.main:create_app` in a separate pro
 `POST /v1/series/{id}/forecast {"horizon": 96}` from client threads in this process. Each level
 is bounded in requests and in seconds. Every request reads its context from the database, runs
 the pipeline and the network, and stores 96 prediction rows, as in production.
+
+Then `--batch` series (default 1,000) are added, each with the same readings and its own active
+version holding the same artifact, and forecast through the Python client (`app.client`): all
+of them in one `POST /v1/forecasts` (after a first call that loads every model into the
+cache), against one `POST /v1/series/{id}/forecast` per series, one client, warm models.
 """
 
 from __future__ import annotations
@@ -31,13 +38,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, func, insert, literal, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from app.client import Linecast
 from app.db.engine import make_engine, session_factory
 from app.db.migrate import upgrade
-from app.db.models import Series
+from app.db.models import ModelVersion, Observation, Series
 from app.jobs.execution import execute_run
 from app.services.keys import create_api_key
 from app.services.observations import Reading, ingest_observations
@@ -184,6 +192,92 @@ def load(base: str, key: str, path: str, clients: int, requests: int, seconds: f
     }
 
 
+def add_copies(url: str, series_id: int, count: int) -> list[int]:
+    """`count` more series, each with the readings and a copy of the active version of
+    `series_id`; their ids. Set-based: a thousand copies take seconds."""
+    engine = make_engine(url)
+    with session_factory(engine)() as session:
+        ids = session.scalars(
+            insert(Series).returning(Series.id),
+            [{"name": f"bench/copy-{n}/throughput", "frequency": "h"} for n in range(count)],
+        ).all()
+        copies = select(Series.id).where(Series.id.in_(ids)).subquery()
+        session.execute(
+            insert(Observation).from_select(
+                ["series_id", "ts", "value"],
+                select(copies.c.id, Observation.ts, Observation.value)
+                .select_from(copies)
+                .join(Observation, Observation.series_id == series_id),
+            )
+        )
+        active = select(ModelVersion).where(
+            ModelVersion.series_id == series_id, ModelVersion.status == "active"
+        )
+        version = session.scalars(active).one()
+        columns = ["training_mode", "config", "preprocessing", "metrics", "selection"]
+        columns += ["backtest_error", "artifact", "artifact_sha256"]
+        session.execute(
+            insert(ModelVersion).from_select(
+                ["series_id", "version", "status", *columns],
+                select(
+                    copies.c.id,
+                    literal(1),
+                    literal("active"),
+                    *(getattr(ModelVersion, name) for name in columns),
+                )
+                .select_from(copies)
+                .join(ModelVersion, ModelVersion.id == version.id),
+            )
+        )
+        session.commit()
+        stored = session.scalar(select(func.count()).where(ModelVersion.series_id.in_(ids)))
+        assert stored == count, stored
+    engine.dispose()
+    return list(ids)
+
+
+def batch_figures(base: str, key: str, ids: list[int]) -> list[dict]:
+    """Series forecast per second: one batch request for all of `ids`, and one request each."""
+    with Linecast(base, key, timeout=600) as api:
+        began = time.perf_counter()
+        warm = api.forecast_many(series_ids=ids)
+        cold = time.perf_counter() - began
+        assert not warm.skipped, warm.skipped[:3]
+        timings = []
+        for _ in range(3):
+            began = time.perf_counter()
+            served = api.forecast_many(series_ids=ids)
+            timings.append(time.perf_counter() - began)
+            assert len(served.items) == len(ids)
+        began = time.perf_counter()
+        for series_id in ids:
+            api.forecast(series_id)
+        one_each = time.perf_counter() - began
+    batched = min(timings)
+    return [
+        {
+            "metric": "batch_forecast_series_per_s",
+            "series": len(ids),
+            "value": round(len(ids) / batched, 1),
+            "seconds": round(batched, 3),
+            "first_call_s": round(cold, 2),
+            "horizon": HORIZON,
+        },
+        {
+            "metric": "single_requests_series_per_s",
+            "series": len(ids),
+            "value": round(len(ids) / one_each, 1),
+            "seconds": round(one_each, 2),
+            "clients": 1,
+        },
+        {
+            "metric": "batch_over_single_requests",
+            "series": len(ids),
+            "value": round(one_each / batched, 2),
+        },
+    ]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
@@ -191,6 +285,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="per concurrency level")
     parser.add_argument("--sqlite", action="store_true", help="the embedded SQLite default")
     parser.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    parser.add_argument("--batch", type=int, default=1_000, help="series of the batch figures")
     args = parser.parse_args(argv)
 
     with database(args.sqlite) as url:
@@ -202,6 +297,7 @@ def main(argv: list[str] | None = None) -> None:
                 load(base, key, path, clients, args.requests, args.seconds)
                 for clients in args.clients
             ]
+            batches = batch_figures(base, key, add_copies(url, series_id, args.batch))
     backend = "sqlite" if args.sqlite else "postgresql"
     single = rows[0]
     summary = {
@@ -216,6 +312,8 @@ def main(argv: list[str] | None = None) -> None:
         for row in rows:
             print(json.dumps({"backend": backend, **row}))
         print(json.dumps(summary))
+        for figure in batches:
+            print(json.dumps({"backend": backend, **figure}))
         return
     print(f"{backend}: POST {path} horizon {HORIZON}, context {CONTEXT}, 2-core loopback")
     for row in rows:
@@ -227,6 +325,8 @@ def main(argv: list[str] | None = None) -> None:
         f"single-client p99 / {TARGET_P99_MS:g} ms target: {summary['p99_vs_target']}; "
         f"throughput vs one client: {summary['rps_ratio_vs_single']}"
     )
+    for figure in batches:
+        print(f"{figure['metric']} ({figure['series']} series): {figure['value']}")
 
 
 if __name__ == "__main__":

@@ -315,7 +315,7 @@ class FittedGlobalModel:
     ) -> LineForecast:
         """The `horizon` steps after the last reading of series `key` (see the module for a
         key the model never trained on, the only case where `attributes` are read)."""
-        state = self._state(key, frame, attributes)
+        state = self.state(key, frame, attributes)
         inputs = prepare_inputs(self.line, state.pipeline, frame)
         last, missing = last_origin(inputs, self.context)
         values = self._predict(state, inputs, np.array([last]))[0]
@@ -332,7 +332,7 @@ class FittedGlobalModel:
     ) -> ManyForecasts:
         """Forecasts of series `key` from every origin (a stamp of a reading in `frame`), in
         one batched pass; see `ManyForecasts` for the origins that cannot be forecast."""
-        state = self._state(key, frame, attributes)
+        state = self.state(key, frame, attributes)
         inputs = prepare_inputs(self.line, state.pipeline, frame)
         stamps = pd.DatetimeIndex(pd.to_datetime(list(origins), utc=True))
         positions = inputs.stamps.get_indexer(stamps)
@@ -343,7 +343,7 @@ class FittedGlobalModel:
         step = pd.Timedelta(to_offset(state.pipeline.params.freq))
         return ManyForecasts(stamps, step, self.quantiles, values, usable)
 
-    def _state(
+    def state(
         self, key: str, frame: pd.DataFrame, attributes: Mapping[str, float] | None
     ) -> SeriesState:
         """The stored state of a series trained on, or a cold start's, fitted on `frame`."""

@@ -50,6 +50,7 @@ CONTEXT = {
     "migrations",
     "alembic.ini",
     "pyproject.toml",
+    "requirements.txt",
     "README.md",
 }
 """What the image needs from the repository, and nothing else."""
@@ -471,8 +472,11 @@ def test_dockerfile_builds_cpu_torch_in_two_stages_and_runs_as_non_root(
     assert set(bases) - {"builder"} == {"python:3.11-slim"}
     runs = [args for keyword, args in dockerfile if keyword == "RUN"]
     (torch,) = (run for run in runs if "torch" in run)
-    assert "torch==2.13.0" in torch.split()
+    # The lock's torch line (the CPU build), from the CPU index; then the lock itself.
+    assert "\"$(grep '^torch==' requirements.txt)\"" in torch
     assert "--index-url https://download.pytorch.org/whl/cpu" in torch
+    assert "pip install -r requirements.txt" in torch
+    assert "torch==2.13.0+cpu" in (ROOT / "requirements.txt").read_text().splitlines()
     users = [args for keyword, args in final_stage(dockerfile) if keyword == "USER"]
     assert users, "the final stage runs as root"
     assert users[-1].split(":")[0] not in {"root", "0"}

@@ -1,4 +1,4 @@
-"""Bodies of the drift resources: stored metrics, the summary per series, and a scheduled run.
+"""Bodies of the drift resources: stored metrics, the summary per series, and a drift run.
 
 Kept apart from `app.api.schemas` and `app.api.model_schemas`, one family per module, as there.
 """
@@ -102,13 +102,29 @@ class SkippedSeries(BaseModel):
     reason: str
 
 
-class DriftRunResult(BaseModel):
-    """What a run did: series judged, metrics stored and their statuses, training runs the
-    retraining policy queued, and the series it skipped, with why."""
+class DriftRunAccepted(BaseModel):
+    """What a drift request queued: one job per series, judged by the workers. `progress` is
+    where the batch's outcome is read as the jobs finish."""
 
-    series: int
+    batch_id: str
+    queued: int
+    already_queued: int = Field(
+        description="series that already had a queued job: that job judges them"
+    )
+    skipped: list[SkippedSeries]
+    progress: str
+
+
+class DriftRunProgress(BaseModel):
+    """Where a drift request's jobs stand, and what the finished ones found: metrics stored,
+    the alerting metrics per series, the training runs the retraining policy queued, and the
+    series skipped (nothing to judge yet) or failed, with why."""
+
+    batch_id: str
+    finished: bool
+    jobs: dict[str, int] = Field(description="jobs by status: queued, running, done, ...")
     metrics: int
-    statuses: dict[str, int]
     alerting: dict[int, list[str]]
     queued_runs: list[int]
     skipped: list[SkippedSeries]
+    failed: list[SkippedSeries]

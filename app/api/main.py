@@ -21,7 +21,6 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -40,13 +39,17 @@ from app.api.errors import error_response
 from app.api.openapi import install_openapi
 from app.api.routes import (
     analysis,
+    backtests,
+    batch_forecasts,
     drift,
     forecasts,
+    global_models,
     health,
     keys,
     metrics,
     models,
     observations,
+    scans,
     series,
     training,
 )
@@ -60,6 +63,7 @@ from app.observability import Metrics
 from app.services.forecasting import ModelCache
 from app.services.observations import IngestError, RejectedRows, WriteContention
 from app.settings import Settings, get_settings
+from app.version import distribution_version
 from model.device import cap_threads
 
 logger = logging.getLogger(__name__)
@@ -89,7 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.database_url)
     app = FastAPI(
         title="linecast",
-        version=_version(),
+        version=distribution_version(),
         description="Forecasts for manufacturing lines. Send API keys as "
         "`Authorization: Bearer <key>`; roles are read < write < admin.",
         lifespan=_lifespan,
@@ -98,24 +102,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = session_factory(engine)
     app.state.metrics = Metrics(app.state.session_factory)
-    app.state.on_shutdown = []
+    # First in, so it runs last, once the executor has recorded the runs it finished.
+    app.state.on_shutdown = [app.state.metrics.close]
     app.state.model_cache = ModelCache(settings.model_cache_bytes)
     if settings.in_process_jobs:
         executor = InProcessExecutor(
-            app.state.session_factory, settings, on_finished=app.state.metrics.record_run
+            app.state.session_factory,
+            settings,
+            on_finished=app.state.metrics.record_run,
+            cache=app.state.model_cache,
         )
         app.state.executor = executor
-        dispatch_on_commit(app.state.session_factory, executor.dispatch)
+        dispatch_on_commit(app.state.session_factory, executor.dispatch, executor.dispatch_drift)
         app.state.on_shutdown.append(executor.shutdown)
     for module in (
         health,
         metrics,
         series,
         observations,
+        scans,
         analysis,
         training,
         models,
+        backtests,
         forecasts,
+        batch_forecasts,
+        global_models,
         drift,
         keys,
     ):
@@ -285,10 +297,3 @@ def _route(scope: Scope) -> str:
     if route is None and scope.get("path", "").startswith(STATIC_PATH + "/"):
         return STATIC_PATH  # mounted files leave no route in the scope
     return getattr(route, "path", None) or "unmatched"
-
-
-def _version() -> str:
-    try:
-        return version("linecast")
-    except PackageNotFoundError:  # run from a source tree that was never installed
-        return "0+unknown"

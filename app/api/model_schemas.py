@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from app.api.drift_schemas import SkippedSeries
-from app.api.schemas import ObservationIn
+from app.api.schemas import ChannelValuesIn, ObservationIn
 from app.db.models import MAX_ID, RunStatus, RunTrigger, VersionStatus
 from app.services.training import TrainingOptions
 from app.stamps import Stamp
@@ -124,6 +124,11 @@ class ModelVersionPublic(BaseModel):
     retired_at: datetime | None
     status_reason: str | None
     training_run_id: int | None
+    global_model_id: int | None = Field(
+        default=None,
+        description="the global model serving this version (`GET /v1/global-models/{id}`); "
+        "its training mode is then `global` and it holds no artifact of its own",
+    )
 
 
 class ModelVersionList(BaseModel):
@@ -136,18 +141,58 @@ class PromoteRequest(BaseModel):
     reason: Text = Field(default="promoted by an operator", min_length=1, max_length=500)
 
 
-class ForecastRequest(BaseModel):
-    """`context`: readings to forecast from instead of the stored ones (at least the model's
-    context length, on its grid); `quantiles`: a subset of the model's, all by default."""
+class KnownStep(BaseModel):
+    """The known channels' values at one forecast step."""
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"horizon": 24}, {"horizon": 12, "quantiles": [0.5]}]},
+        json_schema_extra={"examples": [{"ts": "2026-01-05T09:00:00Z", "values": {"shift": 1}}]},
+    )
+
+    ts: Stamp
+    values: ChannelValuesIn
+
+
+class ForecastRequest(BaseModel):
+    """`context`: readings to forecast from instead of the stored ones (at least the model's
+    context length, on its grid; with the channels the model reads as `covariates`);
+    `quantiles`: a subset of the model's, all by default. `known`: the known channels' values
+    for each step of the model's horizon; left out, a model that reads known channels takes
+    them from the plan stored with the observations."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"horizon": 24},
+                {"horizon": 12, "quantiles": [0.5]},
+                {
+                    "horizon": 2,
+                    "known": [
+                        {"ts": "2026-01-05T09:00:00Z", "values": {"setpoint": 1200.0}},
+                        {"ts": "2026-01-05T10:00:00Z", "values": {"setpoint": 1150.0}},
+                    ],
+                },
+            ]
+        },
     )
 
     horizon: int | None = Field(default=None, ge=1, le=10_000)
     quantiles: list[float] | None = Field(default=None, min_length=1, max_length=20)
     context: list[ObservationIn] | None = Field(default=None, min_length=1, max_length=100_000)
+    known: list[KnownStep] | None = Field(default=None, min_length=1, max_length=10_000)
+
+    @field_validator("known")
+    @classmethod
+    def _distinct_steps(cls, known: list[KnownStep] | None) -> list[KnownStep] | None:
+        seen: dict[datetime, int] = {}
+        for row, item in enumerate(known or []):
+            if item.ts in seen:
+                raise ValueError(
+                    f"item {row}: stamp {item.ts.isoformat()} repeats item {seen[item.ts]}"
+                )
+            seen[item.ts] = row
+        return known
 
     @field_validator("context")
     @classmethod
@@ -182,9 +227,15 @@ class ForecastPublic(BaseModel):
     filled_context: int
     model: str = Field(
         description="the model of the version that forecast: the one cross-validation chose "
-        "(e.g. gru:level), or the baseline serving after a first model failed its gate"
+        "(e.g. gru:level), the baseline serving after a first model failed its gate, or a "
+        "global model: `gru:global` for a series it trained on, `gru:global-cold-start` for "
+        "one it never saw (the version then names the global model)"
     )
     unit: str | None
+    covariates: list[str] = Field(
+        description="the series' channels the model read (known, then observed); empty for a "
+        "model of the target alone"
+    )
     forecast: list[ForecastStep]
 
 

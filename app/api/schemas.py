@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 from zoneinfo import available_timezones
 
 import pandas as pd
@@ -24,9 +24,12 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
+    model_validator,
 )
 
+from app.services.channels import MAX_CHANNELS, RESERVED_NAMES, ChannelRole
 from app.services.observations import MAX_READING
 from app.stamps import Stamp
 from app.text import Text
@@ -35,6 +38,22 @@ from preprocessing.regularise import freq_alias
 _NAME_CHARACTERS = re.compile(r"[A-Za-z0-9 ._:/-]+")
 _TS_EXAMPLE = "2026-01-05T08:00:00Z"
 
+
+def _absent(value: object) -> bool:
+    """Whether an optional answer field is left out (`exclude_if`)."""
+    return value is None
+
+
+# Channel names are column names of frames and CSV files: identifiers, no spaces or commas.
+ChannelName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
+# Strict: true, "12" or null as a reading is a client bug to report, not to coerce. The
+# magnitude bound keeps the statistics of a series from overflowing (`MAX_READING`).
+ReadingValue = Annotated[
+    float, Field(strict=True, allow_inf_nan=False, ge=-MAX_READING, le=MAX_READING)
+]
+ChannelValuesIn = Annotated[
+    dict[ChannelName, ReadingValue], Field(min_length=1, max_length=MAX_CHANNELS)
+]
 AttributeKey = Annotated[Text, StringConstraints(min_length=1, max_length=100)]
 # Flat values only: attributes are labels to filter and display, not a document store, and
 # an unbounded nesting depth would be a way to make every later read of the row expensive.
@@ -65,8 +84,33 @@ class RejectedRowsBody(ErrorBody):
     rejected: list[RejectedRow] | None = Field(default=None, min_length=1)
 
 
+class Channel(BaseModel):
+    """A covariate of a series besides its target: `known` values are known ahead for the
+    horizon (a setpoint or shift plan), `observed` ones are measured with the target (motor
+    current) and unknown in the future. Names are identifiers; `ts`, `timestamp` and `value`
+    are taken."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        from_attributes=True,
+        json_schema_extra={"examples": [{"name": "setpoint", "role": "known", "unit": "parts/h"}]},
+    )
+
+    name: ChannelName
+    role: ChannelRole
+    unit: Text | None = Field(default=None, max_length=50)
+
+    @field_validator("name")
+    @classmethod
+    def _free_name(cls, name: str) -> str:
+        if name.lower() in RESERVED_NAMES:
+            raise ValueError(f"{name!r} names the stamp or the target; choose another name")
+        return name
+
+
 class SeriesCreate(BaseModel):
-    """A new series. `name` is unique; `frequency` a fixed pandas step, stored canonical."""
+    """A new series. `name` is unique; `frequency` a fixed pandas step, stored canonical;
+    `channels` the covariates it will carry besides its target (fixed once created)."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -81,6 +125,11 @@ class SeriesCreate(BaseModel):
                     "description": "Good parts leaving the packer",
                     "timezone": "Europe/Berlin",
                     "attributes": {"shift_model": "3x8", "capacity": 1200},
+                    "channels": [
+                        {"name": "setpoint", "role": "known", "unit": "parts/h"},
+                        {"name": "shift", "role": "known", "unit": None},
+                        {"name": "motor_current", "role": "observed", "unit": "A"},
+                    ],
                 }
             ]
         },
@@ -94,6 +143,16 @@ class SeriesCreate(BaseModel):
     description: Text | None = Field(default=None, max_length=2000)
     timezone: str = Field(default="UTC", max_length=64)
     attributes: dict[AttributeKey, AttributeValue] = Field(default_factory=dict, max_length=50)
+    channels: list[Channel] = Field(default_factory=list, max_length=MAX_CHANNELS)
+
+    @field_validator("channels")
+    @classmethod
+    def _distinct_channels(cls, channels: list[Channel]) -> list[Channel]:
+        names = [channel.name for channel in channels]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"channel {name!r} is declared twice")
+        return channels
 
     @field_validator("name")
     @classmethod
@@ -147,6 +206,7 @@ class SeriesPublic(BaseModel):
                     "description": "Good parts leaving the packer",
                     "timezone": "Europe/Berlin",
                     "attributes": {"shift_model": "3x8"},
+                    "channels": [{"name": "setpoint", "role": "known", "unit": "parts/h"}],
                     "created_at": "2026-01-05T08:00:00Z",
                     "archived_at": None,
                 }
@@ -163,6 +223,7 @@ class SeriesPublic(BaseModel):
     description: str | None
     timezone: str
     attributes: dict[str, Any]
+    channels: list[Channel]
     created_at: datetime
     archived_at: datetime | None
 
@@ -178,16 +239,45 @@ class SeriesList(BaseModel):
 
 class ObservationIn(BaseModel):
     """One reading. `ts` must carry its offset and lie in the service's stamp domain
-    (`app.stamps`: 1970 up to 2200, stored in UTC); `value` must be finite."""
+    (`app.stamps`: 1970 up to 2200, stored in UTC); `value` must be finite. `covariates`: the
+    values of the series' channels at the stamp, by name; a stamp may carry them without a
+    `value` (a known channel's plan, uploaded ahead of the readings)."""
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"ts": _TS_EXAMPLE, "value": 1180.5}]}
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"ts": _TS_EXAMPLE, "value": 1180.5},
+                {"ts": _TS_EXAMPLE, "value": 1180.5, "covariates": {"setpoint": 1200.0}},
+                {"ts": "2026-01-06T08:00:00Z", "covariates": {"setpoint": 1150.0}},
+            ]
+        },
     )
 
     ts: Stamp
-    # Strict: true, "12" or null as a reading is a client bug to report, not to coerce. The
-    # magnitude bound keeps the statistics of a series from overflowing (`MAX_READING`).
-    value: float = Field(strict=True, allow_inf_nan=False, ge=-MAX_READING, le=MAX_READING)
+    # Left out for a plan; null is refused like any other non-number (`_not_null`), so the
+    # document states a number, not a nullable one.
+    value: Annotated[
+        ReadingValue | None,
+        WithJsonSchema({"type": "number", "minimum": -MAX_READING, "maximum": MAX_READING}),
+    ] = None
+    covariates: ChannelValuesIn | None = None
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError(
+                "Input should be a valid number, not null: leave value out for a stamp that "
+                "only carries covariates"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _something_to_store(self) -> Self:
+        if self.value is None and self.covariates is None:
+            raise ValueError("give value, covariates or both")
+        return self
 
 
 class ObservationsIn(BaseModel):
@@ -211,15 +301,20 @@ class ObservationsIn(BaseModel):
 
 
 class IngestResult(BaseModel):
-    """What an upload did: new stamps, stamps whose value changed, and exact repeats."""
+    """What an upload did: new readings, readings whose value changed, and exact repeats;
+    `covariates`: the stamps whose channel values were stored (merged by name), left out of
+    the answer to an upload without any, which answers as before channels existed."""
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"inserted": 22, "updated": 1, "unchanged": 1}]}
+        json_schema_extra={
+            "examples": [{"inserted": 22, "updated": 1, "unchanged": 1, "covariates": 24}]
+        }
     )
 
     inserted: int
     updated: int
     unchanged: int
+    covariates: int | None = Field(default=None, exclude_if=_absent)
 
 
 class ObservationsDeleted(BaseModel):
@@ -231,15 +326,19 @@ class ObservationsDeleted(BaseModel):
 
 
 class ObservationPublic(BaseModel):
-    """A stored reading, its stamp in UTC."""
+    """A stored reading, its stamp in UTC, with its stamp's channel values (left out: none)."""
 
     model_config = ConfigDict(
         from_attributes=True,
-        json_schema_extra={"examples": [{"ts": _TS_EXAMPLE, "value": 1180.5}]},
+        json_schema_extra={
+            "examples": [{"ts": _TS_EXAMPLE, "value": 1180.5, "covariates": {"setpoint": 1200.0}}]
+        },
     )
 
     ts: datetime
     value: float
+    # Left out where there are none, so a series without channels reads as it always did.
+    covariates: dict[str, float] | None = Field(default=None, exclude_if=_absent)
 
 
 class ObservationPage(BaseModel):

@@ -6,6 +6,7 @@ import argparse
 
 import pandas as pd
 
+from app.cli.lists import add_list_option
 from app.errors import UsageError
 from model.config import CANDIDATE_KINDS, LineModelConfig, default_of
 from preprocessing.loading import TIME_COLUMNS, InputError, LoadedSeries, read_csv_column
@@ -21,9 +22,11 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         type=int,
         help="steps read per forecast (default: chosen from the sampling step)",
     )
-    parser.add_argument(
+    add_list_option(
+        parser,
         "--candidates",
-        default=",".join(default_of("candidates")),
+        metavar="KIND",
+        default=list(default_of("candidates")),
         help=f"model kinds cross-validation may choose from (default {','.join(CANDIDATE_KINDS)})",
     )
     for flag, name, help_text in (
@@ -46,8 +49,12 @@ def add_preprocessing_options(parser: argparse.ArgumentParser) -> None:
         choices=("auto", *TREND_KINDS),
         help="trend to remove (default auto: chosen from ADF and KPSS)",
     )
-    parser.add_argument(
-        "--periods", help="comma-separated seasonal periods in steps (default: detected)"
+    add_list_option(
+        parser,
+        "--periods",
+        metavar="STEPS",
+        item=int,
+        help="seasonal periods in steps (default: detected)",
     )
     parser.add_argument(
         "--max-fill",
@@ -79,7 +86,6 @@ def line_config(
 ) -> LineModelConfig:
     """The model and preprocessing options as one config; bad values become usage errors."""
     try:
-        shifts = tuple(float(h) for h in args.shifts.split(",") if h.strip()) if args.shifts else ()
         return LineModelConfig(
             horizon=args.horizon,
             context=args.context,
@@ -87,7 +93,7 @@ def line_config(
             known=known,
             observed=observed,
             mode=args.mode,
-            candidates=columns(args.candidates),
+            candidates=tuple(args.candidates),
             hidden=args.hidden,
             layers=args.layers,
             epochs=args.epochs,
@@ -99,16 +105,14 @@ def line_config(
             max_fill=args.max_fill,
             calendar=calendar,
             timezone=args.timezone,
-            shifts=shifts,
+            shifts=tuple(args.shifts or ()),
         )
     except ValueError as error:
         raise UsageError(str(error)) from error
 
 
 def _periods(args: argparse.Namespace) -> tuple[int, ...] | None:
-    if not args.periods:
-        return None
-    return tuple(int(p) for p in args.periods.split(",") if p.strip())
+    return tuple(args.periods) if args.periods else None
 
 
 def load_csv(
@@ -125,10 +129,5 @@ def load_csv(
 
 
 def add_series_option(parser: argparse.ArgumentParser, help: str) -> None:
-    """`--series ID [ID ...]`, repeatable; absent means every series the command applies to."""
-    parser.add_argument("--series", type=int, nargs="+", action="extend", metavar="ID", help=help)
-
-
-def columns(text: str) -> tuple[str, ...]:
-    """Comma-separated column names."""
-    return tuple(name.strip() for name in text.split(",") if name.strip())
+    """`--series ID,ID`, repeatable; absent (None) means every series the command applies to."""
+    add_list_option(parser, "--series", metavar="ID", item=int, spaces=True, help=help)

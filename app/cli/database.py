@@ -7,7 +7,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from app.errors import UsageError
-from app.settings import get_settings, normalise_database_url
+from app.settings import Settings, get_settings, normalise_database_url
+
+
+def settings() -> Settings:
+    """The environment's settings; settings it refuses are a usage error, said in one line."""
+    try:
+        return get_settings()
+    except ValidationError as error:
+        raise UsageError("; ".join(detail["msg"] for detail in error.errors())) from error
 
 
 def database_url(given: str | None) -> str:
@@ -18,10 +26,7 @@ def database_url(given: str | None) -> str:
         except SQLAlchemyError as error:
             raise UsageError(f"--database-url: {one_line(error)}") from error
         return normalise_database_url(given)
-    try:
-        return get_settings().database_url
-    except ValidationError as error:
-        raise UsageError("; ".join(detail["msg"] for detail in error.errors())) from error
+    return settings().database_url
 
 
 def one_line(error: Exception) -> str:

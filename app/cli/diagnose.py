@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from app.cli.lists import add_list_option
 from app.errors import UsageError
 from app.simulator import KNOWN_COVARIATES, OBSERVED_COVARIATES, LineConfig, simulate_line
 from model.diagnostics import (
@@ -162,7 +163,11 @@ def _line_batches(spec: TaskSpec, maker: WindowMaker, starts: np.ndarray) -> Cal
 
 def parse_modes(text: str) -> list[str]:
     """Comma-separated mode names, each checked by `TrainingMode.parse`."""
-    modes = [part.strip() for part in text.split(",") if part.strip()]
+    return checked_modes([part.strip() for part in text.split(",") if part.strip()])
+
+
+def checked_modes(modes: list[str]) -> list[str]:
+    """`modes`, each checked by `TrainingMode.parse`; none at all is a usage error too."""
     if not modes:
         raise UsageError("--modes needs at least one mode, e.g. 'dsf,ft-bptt'")
     for mode in modes:
@@ -212,17 +217,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             help=f"{text} (default {default})",
         )
     parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default 0)")
-    parser.add_argument(
+    add_list_option(
+        parser,
         "--modes",
-        default=DEFAULT_MODES,
-        help=f"comma-separated modes compared with bptt (default {DEFAULT_MODES})",
+        metavar="MODE",
+        default=DEFAULT_MODES.split(","),
+        help=f"modes compared with bptt (default {DEFAULT_MODES})",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> None:
-    modes = parse_modes(args.modes)
+    modes = checked_modes(args.modes)
     spec = TaskSpec(
         task=args.task,
         delay=args.delay,

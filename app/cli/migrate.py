@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 
 from alembic.util import CommandError
 from sqlalchemy.engine import make_url
@@ -28,6 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    # The API keeps Alembic's INFO lines quiet (every /readyz reads the revision); here they are
+    # the migration's steps, one line each.
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.NOTSET)
     url = database_url(args.database_url)
     shown = make_url(url).render_as_string(hide_password=True)
     try:

@@ -46,8 +46,9 @@ def run(args: argparse.Namespace) -> None:
     print(
         f"{verb} {counts.predictions} predictions older than "
         f"{settings.keep_predictions_days:g} days, {counts.drift_metrics} drift metrics older "
-        f"than {settings.keep_drift_days:g} days, {counts.model_versions} retired or rejected "
-        f"model versions beyond the newest {settings.keep_retired_versions} of each series"
+        f"than {settings.keep_drift_days:g} days, {counts.drift_jobs} drift jobs finished as "
+        f"long ago, {counts.model_versions} retired or rejected model versions beyond the "
+        f"newest {settings.keep_retired_versions} of each series"
     )
 
 

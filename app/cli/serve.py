@@ -2,12 +2,20 @@
 
 Serving on an older schema would fail requests one by one with database errors; refusing to
 start says what to do instead. Logs are JSON lines on stderr (see `app.logging`).
+
+With several workers, `/metrics` must add up what every worker process counted
+(`app.observability`): the processes share a folder for prometheus_client's multiprocess mode,
+`PROMETHEUS_MULTIPROC_DIR` if set, else a temporary one that lives as long as the server.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import uvicorn
 from sqlalchemy.engine import make_url
@@ -17,6 +25,7 @@ from app.cli.database import database_url, one_line
 from app.cli.leaving import skip_exit_collections
 from app.db.migrate import current_revision, head_revision, is_at_head
 from app.errors import UsageError
+from app.observability import MULTIPROCESS_DIR_VARIABLE
 
 # Seconds a stop waits for requests in flight before cutting them off (each write is one
 # transaction: one cut off is rolled back whole). docker-compose.yml's stop_grace_period for
@@ -50,19 +59,43 @@ def run(args: argparse.Namespace) -> None:
             )
     except SQLAlchemyError as error:
         raise UsageError(f"{shown}: {one_line(error)}") from error
-    # The app logs JSON lines (`app.logging`); the CLI's plain-text handler would print each
-    # record a second time.
-    logging.getLogger().handlers.clear()
-    # An import string and factory=True: each worker process builds its own app, with its
-    # own engine, from the same LINECAST_* environment.
-    uvicorn.run(
-        "app.api.main:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-    )
+    with shared_metrics_dir(args.workers):
+        # An import string and factory=True: each worker process builds its own app, with its
+        # own engine, from the same LINECAST_* environment.
+        uvicorn.run(
+            "app.api.main:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        )
     skip_exit_collections()
+
+
+@contextmanager
+def shared_metrics_dir(workers: int) -> Iterator[None]:
+    """The folder in which the worker processes keep their metrics, emptied first.
+
+    Files left by an earlier server would be added to this one's counts, so a given folder is
+    cleared of them. The variable must be in the environment before the workers start: each
+    reads it when it imports prometheus_client. One worker needs no folder.
+    """
+    given = os.environ.get(MULTIPROCESS_DIR_VARIABLE)
+    if given:
+        folder = Path(given)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):
+            stale.unlink()
+        yield
+    elif workers == 1:
+        yield
+    else:
+        with tempfile.TemporaryDirectory(prefix="linecast-metrics-") as folder:
+            os.environ[MULTIPROCESS_DIR_VARIABLE] = folder
+            try:
+                yield
+            finally:
+                del os.environ[MULTIPROCESS_DIR_VARIABLE]

@@ -14,10 +14,10 @@ from pathlib import Path
 from app.cli.common import (
     add_model_options,
     add_preprocessing_options,
-    columns,
     line_config,
     load_csv,
 )
+from app.cli.lists import add_list_option
 from app.errors import UsageError
 from model.line_model import FittedLineModel, LineModel
 
@@ -36,12 +36,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "bptt), bptt, tbptt:K, ft-bptt, dsf or dsf-adaptive (default auto)",
     )
     parser.add_argument("--out", required=True, metavar="FILE", help="model file to write")
-    parser.add_argument("--known", default="", help="comma-separated known-in-advance columns")
-    parser.add_argument("--observed", default="", help="comma-separated observed-only columns")
+    add_list_option(parser, "--known", metavar="COLUMN", help="known-in-advance columns")
+    add_list_option(parser, "--observed", metavar="COLUMN", help="observed-only columns")
     parser.add_argument(
         "--timezone", default="UTC", help="plant's IANA time zone for calendar features"
     )
-    parser.add_argument("--shifts", help="comma-separated local shift start hours, e.g. 6,14,22")
+    add_list_option(
+        parser, "--shifts", metavar="HOUR", item=float, help="local shift start hours, e.g. 6,14,22"
+    )
     calendar = parser.add_mutually_exclusive_group()
     calendar.add_argument(
         "--calendar",
@@ -61,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    known, observed = columns(args.known), columns(args.observed)
+    known, observed = tuple(args.known or ()), tuple(args.observed or ())
     config = line_config(
         args, target=args.column, known=known, observed=observed, calendar=args.calendar
     )

@@ -7,6 +7,9 @@ processes (`model.distributed`), and under torchrun every process it starts runs
     torchrun --nproc_per_node 2 -m app.cli.train_global --csv lines.csv --series-column line \\
         --value-column value --time-column timestamp --horizon 24 --out global.pt
 
+With `--name` instead of a CSV file it trains the service's series of a plant or line, stored
+in the database, as `POST /v1/global-models` does (`app.cli.global_database`).
+
 `register(subparsers)` adds the sub-command to the `linecast` command line (`app.cli`).
 """
 
@@ -17,6 +20,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from app.cli.global_database import add_database_arguments, train_from_database
 from app.errors import UsageError
 from model.config import LineModelConfig, default_of
 from model.distributed import Launch, device_kind, rank_device, run_launched, spawn, train_rank
@@ -41,12 +45,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of `train-global`, shared by the sub-command and this module's own main."""
-    parser.add_argument("--csv", required=True, metavar="PATH", help="long-format CSV file")
-    parser.add_argument("--series-column", required=True, help="column naming each row's series")
-    parser.add_argument("--value-column", required=True, help="column of the values to forecast")
-    parser.add_argument("--time-column", required=True, help="column of the time stamps")
-    parser.add_argument("--horizon", type=int, required=True, help="steps to forecast")
+    """The options of `train-global`, shared by the sub-command and this module's own main.
+    The CSV mode needs `CSV_REQUIRED`; the database mode (`--name`) reads none of them."""
+    parser.add_argument("--csv", metavar="PATH", help="long-format CSV file")
+    parser.add_argument("--series-column", help="column naming each row's series")
+    parser.add_argument("--value-column", help="column of the values to forecast")
+    parser.add_argument("--time-column", help="column of the time stamps")
+    parser.add_argument(
+        "--horizon", type=int, help="steps to forecast (database mode: the service's default)"
+    )
     parser.add_argument(
         "--context", type=int, help="steps read per forecast (default: chosen from the data)"
     )
@@ -86,17 +93,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: cuda > cpu"
     )
-    parser.add_argument("--out", required=True, metavar="FILE", help="model file to write")
+    parser.add_argument("--out", metavar="FILE", help="model file to write")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_database_arguments(parser)
+
+
+# What the CSV mode cannot do without (argparse's destinations).
+CSV_REQUIRED = ("csv", "series_column", "value_column", "time_column", "horizon", "out")
 
 
 def run(args: argparse.Namespace) -> None:
-    """Read, prepare every series in this process, train in the processes asked for, save."""
+    """Read, prepare every series in this process, train in the processes asked for, save; or,
+    with `--name`, train a scope of the service's series (`train_from_database`)."""
     launch = Launch.from_env()
     if launch is not None and args.nproc != 1:
         raise UsageError("under torchrun, give the process count to torchrun, not --nproc")
     if args.nproc < 1:
         raise UsageError(f"--nproc must be positive, got {args.nproc}")
+    if args.name is not None:
+        if launch is not None:
+            raise UsageError("the database mode starts its own processes (--nproc): no torchrun")
+        train_from_database(args)
+        return
+    missing = [name for name in CSV_REQUIRED if getattr(args, name) is None]
+    if missing:
+        flags = ", ".join("--" + name.replace("_", "-") for name in missing)
+        raise UsageError(f"{flags} required (or --name and --plant/--line for the database)")
     try:
         kind = device_kind(args.device)
         config = _config(args)

@@ -6,17 +6,17 @@ import argparse
 import signal
 import threading
 
-from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from app.cli.database import settings as cli_settings
 from app.cli.leaving import skip_exit_collections
 from app.db.engine import make_engine, session_factory
 from app.db.migrate import is_at_head
 from app.db.models import TrainingRun
 from app.errors import UsageError
 from app.jobs.worker import Worker
-from app.settings import Settings, get_settings, normalise_database_url
+from app.settings import Settings, normalise_database_url
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,10 +37,7 @@ def add_database_option(parser: argparse.ArgumentParser) -> None:
 def service_settings(database_url: str | None) -> Settings:
     """The settings, with `--database-url` in place of the environment's; a database that
     cannot be reached or is not migrated is a usage error, said in one line."""
-    try:
-        settings = get_settings()
-    except ValidationError as error:
-        raise UsageError("; ".join(detail["msg"] for detail in error.errors())) from error
+    settings = cli_settings()
     if database_url is not None:
         try:
             make_url(database_url)

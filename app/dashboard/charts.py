@@ -9,7 +9,11 @@ What a chart guarantees, and the tests check:
 - a line of n finite points has exactly n coordinate pairs in its path's `d` (one `M` per
   run of points, `L` for the rest) and says `data-points="n"`;
 - an interval band is one polygon per run of points whose lower and upper are both finite;
-- a chart with nothing to draw says "no data" in words instead of drawing empty axes.
+- a chart with nothing to draw says "no data" in words instead of drawing empty axes;
+- the legend names each (label, style) once, however many lines or bands share it (the
+  forecast history draws one line and one band per forecast).
+
+`step_chart` draws the same lines over forecast steps (1, 2, ...) instead of time.
 
 Times must be timezone-aware and are labelled in UTC, as the rest of the service speaks UTC.
 """
@@ -27,7 +31,9 @@ from typing import Literal
 from markupsafe import Markup
 
 # The styles are CSS class suffixes (see static/dashboard.css), so they are a closed set.
-LineStyle = Literal["observed", "median", "actual", "metric"]
+LineStyle = Literal[
+    "observed", "median", "actual", "metric", "candidate", "incumbent", "naive", "baseline"
+]
 BandStyle = Literal["interval"]
 ThresholdStyle = Literal["warn", "alert"]
 
@@ -55,6 +61,7 @@ _TIME_STEPS = (
     364 * _DAY,
 )
 _MAX_TIME_TICKS = 7
+_MAX_STEP_TICKS = 12
 # A chart with one instant still needs a width of time to place it in.
 _LONE_INSTANT_PAD_S = _HOUR
 # Width of a legend entry per character of its label, and the swatch before it.
@@ -176,6 +183,96 @@ def with_gaps(
     return gapped
 
 
+@dataclass(frozen=True)
+class StepLine:
+    """A polyline over forecast steps: (step, value) per point, such as an error by step."""
+
+    label: str
+    points: Sequence[tuple[int, Value]]
+    style: LineStyle = "observed"
+
+
+def step_chart(
+    *,
+    title: str,
+    lines: Sequence[StepLine],
+    value_label: str,
+    width: int = 760,
+    height: int = 260,
+) -> Markup:
+    """An SVG chart of `lines` over forecast steps, every point marked (a few steps each);
+    `value_label` names the value axis, the step axis is labelled "forecast step"."""
+    if width <= _MARGIN_LEFT + _MARGIN_RIGHT or height <= _MARGIN_TOP + _MARGIN_BOTTOM:
+        raise ValueError(f"a chart of {width}x{height} pixels leaves no room to plot")
+    points = [
+        (float(step), value) for line in lines for step, value in line.points if _finite(value)
+    ]
+    parts = [_open_svg(title, width, height)]
+    if not points:
+        parts.append(_text(width / 2, height / 2, "no data", "chart-empty", anchor="middle"))
+        parts.append("</svg>")
+        return Markup("".join(parts))
+    steps = [step for step, _ in points]
+    values = [value for _, value in points if value is not None]
+    s0, s1 = _padded(min(steps), max(steps), 1.0)
+    value_ticks = _value_ticks(min(values), max(values))
+    frame = _Frame(width, height, s0, s1, value_ticks[0], value_ticks[-1])
+    parts += _step_axes(frame, value_ticks, value_label)
+    for line in lines:
+        parts += _step_line(frame, line)
+    parts.append(_legend(width, lines))
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _step_axes(frame: _Frame, value_ticks: list[float], value_label: str) -> list[str]:
+    parts = ['<g class="axis axis-y">']
+    decimals = _decimals(value_ticks[1] - value_ticks[0])
+    for tick in value_ticks:
+        y = frame.y(tick)
+        parts.append(_segment(frame.left, y, frame.right, y, "gridline"))
+        parts.append(_text(frame.left - 6, y + 4, f"{tick:,.{decimals}f}", "tick", anchor="end"))
+    # Along the axis, turned: a label of several words would run into the legend on top.
+    middle = (frame.top + frame.bottom) / 2
+    parts.append(
+        f'<text class="axis-unit" x="12" y="{middle:.1f}" text-anchor="middle" '
+        f'transform="rotate(-90 12 {middle:.1f})">{escape(value_label)}</text>'
+    )
+    parts.append('</g><g class="axis axis-x">')
+    parts.append(_segment(frame.left, frame.bottom, frame.right, frame.bottom, "baseline"))
+    first, last = math.ceil(frame.t0), math.floor(frame.t1)
+    every = max(1, math.ceil((last - first + 1) / _MAX_STEP_TICKS))
+    for step in range(first, last + 1, every):
+        x = frame.x(step)
+        parts.append(_segment(x, frame.bottom, x, frame.bottom + 4, "tick-mark"))
+        parts.append(_text(x, frame.bottom + 16, str(step), "tick", anchor="middle"))
+    parts.append(_text(frame.right, frame.height - 2, "forecast step", "axis-unit", anchor="end"))
+    parts.append("</g>")
+    return parts
+
+
+def _step_line(frame: _Frame, line: StepLine) -> Iterator[str]:
+    runs = list(_runs([(float(step), value) for step, value in line.points]))
+    count = sum(len(run) for run in runs)
+    commands = []
+    for run in runs:
+        commands += (
+            f"{'L' if i else 'M'}{frame.x(t):.1f},{frame.y(v):.1f}" for i, (t, v) in enumerate(run)
+        )
+    label = escape(line.label)
+    yield (
+        f'<path class="series series-{line.style}" fill="none" data-label="{label}" '
+        f'data-points="{count}" d="{" ".join(commands)}"/>'
+    )
+    for run in runs:
+        for t, v in run:
+            yield (
+                f'<circle class="marker marker-{line.style}" cx="{frame.x(t):.1f}" '
+                f'cy="{frame.y(v):.1f}" r="3"><title>{label}: {_number(v)} at step {t:.0f}'
+                "</title></circle>"
+            )
+
+
 def _open_svg(title: str, width: int, height: int) -> str:
     # The <title> first child is the image's accessible name (and a hover tooltip).
     return (
@@ -256,13 +353,16 @@ def _threshold(frame: _Frame, threshold: Threshold) -> str:
 
 
 def _legend(
-    width: int, lines: Sequence[Line], bands: Sequence[Band], thresholds: Sequence[Threshold]
+    width: int,
+    lines: Sequence[Line | StepLine],
+    bands: Sequence[Band] = (),
+    thresholds: Sequence[Threshold] = (),
 ) -> str:
     entries = [(band.label, f"band-{band.style}") for band in bands]
     entries += [(line.label, f"series-{line.style}") for line in lines]
     entries += [(t.label, f"threshold-{t.style}") for t in thresholds]
     parts, x = ['<g class="legend">'], float(_MARGIN_LEFT)
-    for label, style in entries:
+    for label, style in dict.fromkeys(entries):
         parts.append(f'<rect class="swatch {style}" x="{x:.0f}" y="26" width="14" height="4"/>')
         parts.append(_text(x + 18, 31, label, "legend-label"))
         x += _LEGEND_SWATCH_PX + _LEGEND_CHAR_PX * len(label)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import Boolean, Float, Integer, String, Text, select
+from sqlalchemy import Boolean, Float, Integer, String, Text, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, defer, mapped_column
 
 from app.db.models import (
@@ -26,10 +26,14 @@ from app.db.models import (
     TrainingRun,
     UTCDateTime,
 )
+from app.services.backtest_report import VersionBacktest, backtest_of
 
 # Worst first: the order tables and charts of drift metrics are shown in.
 SEVERITY: dict[str | None, int] = {"alert": 0, "warn": 1, "unknown": 2, "ok": 3, None: 4}
 CONTEXT_PER_STEP = 3
+PAST_FORECASTS = 8
+# Readings drawn under the past forecasts, at most (their span is a few horizons).
+PAST_ACTUALS = 5_000
 
 
 class _View(DeclarativeBase):
@@ -118,6 +122,8 @@ class SeriesPage:
     forecast with their actuals; `forecast_context`: the readings up to its origin.
     `drift_history`: metric rows, oldest window first; `latest_drift`: worst status first.
     `runs` and `versions`: newest first (versions without their artifacts).
+    `past_forecasts`: the steps of the latest `PAST_FORECASTS` forecasts, oldest forecast
+    first; `past_actuals`: the readings from the first of their origins to their last stamp.
     """
 
     series: Series
@@ -129,6 +135,24 @@ class SeriesPage:
     drift_history: list[DriftMetric]
     runs: list[TrainingRun]
     versions: list[ModelVersion]
+    past_forecasts: list[ForecastVsActualRow]
+    past_actuals: list[tuple[datetime, float]]
+
+    @property
+    def gate(self) -> VersionBacktest | None:
+        """The latest gate the active version took part in, with its errors by step: that of
+        the newest later candidate judged against it, else its own; None without a breakdown
+        (or without an active version)."""
+        active = next((v for v in self.versions if v.status == "active"), None)
+        if active is None:
+            return None
+        for version in self.versions:  # newest first
+            judged = version.metrics.get("active_version_id") == active.id
+            if (version.version > active.version and judged) or version.id == active.id:
+                backtest = backtest_of(version)
+                if backtest.document is not None:
+                    return backtest
+        return None
 
     @property
     def chosen_version(self) -> ModelVersion | None:
@@ -198,6 +222,7 @@ def series_page(
         else []
     )
     latest = session.scalars(select(LatestDriftRow).where(LatestDriftRow.series_id == series_id))
+    past = past_forecasts(session=session, series_id=series_id, last=PAST_FORECASTS)
     return SeriesPage(
         series=series,
         health=health,
@@ -208,6 +233,18 @@ def series_page(
         drift_history=drift_history(session=session, series_id=series_id, last=drift_rows),
         runs=recent_runs(session=session, series_id=series_id, last=runs),
         versions=versions(session=session, series_id=series_id),
+        past_forecasts=past,
+        past_actuals=(
+            readings_between(
+                session=session,
+                series_id=series_id,
+                start=min(row.origin for row in past),
+                end=max(row.ts for row in past),
+                last=PAST_ACTUALS,
+            )
+            if past
+            else []
+        ),
     )
 
 
@@ -220,6 +257,40 @@ def readings(
         query = query.where(Observation.ts <= until)
     newest_first = session.execute(query.order_by(Observation.ts.desc()).limit(last))
     return [(ts, value) for ts, value in reversed(newest_first.all())]
+
+
+def readings_between(
+    *, session: Session, series_id: int, start: datetime, end: datetime, last: int
+) -> list[tuple[datetime, float]]:
+    """The series' last `last` readings with start <= ts <= end, oldest first."""
+    query = select(Observation.ts, Observation.value).where(
+        Observation.series_id == series_id, Observation.ts >= start, Observation.ts <= end
+    )
+    newest_first = session.execute(query.order_by(Observation.ts.desc()).limit(last))
+    return [(ts, value) for ts, value in reversed(newest_first.all())]
+
+
+def past_forecasts(*, session: Session, series_id: int, last: int) -> list[ForecastVsActualRow]:
+    """The steps of the series' `last` most recently stored forecasts, oldest forecast first
+    and by step within each."""
+    newest = (
+        select(
+            ForecastVsActualRow.forecast_id,
+            func.max(ForecastVsActualRow.prediction_id).label("newest"),
+        )
+        .where(ForecastVsActualRow.series_id == series_id)
+        .group_by(ForecastVsActualRow.forecast_id)
+        .order_by(func.max(ForecastVsActualRow.prediction_id).desc())
+        .limit(last)
+        .subquery()
+    )
+    query = (
+        select(ForecastVsActualRow)
+        .join(newest, newest.c.forecast_id == ForecastVsActualRow.forecast_id)
+        .where(ForecastVsActualRow.series_id == series_id)
+        .order_by(newest.c.newest, ForecastVsActualRow.step)
+    )
+    return list(session.scalars(query))
 
 
 def latest_forecast(*, session: Session, series_id: int) -> list[ForecastVsActualRow]:

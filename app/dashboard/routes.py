@@ -31,9 +31,19 @@ from app.auth import (
     dashboard_cookie_path,
 )
 from app.dashboard import queries
-from app.dashboard.charts import Band, Line, Threshold, time_chart, with_gaps
+from app.dashboard.charts import (
+    Band,
+    Line,
+    LineStyle,
+    StepLine,
+    Threshold,
+    step_chart,
+    time_chart,
+    with_gaps,
+)
 from app.db.models import MAX_ID, utcnow
 from app.request_scope import SessionDep
+from app.services.backtest_report import VersionBacktest
 from app.services.keys import authenticate
 
 STATIC_DIR = FilePath(__file__).parent / "static"
@@ -156,6 +166,9 @@ def series(
         points=points,
         history_chart=_history_chart(page),
         forecast_chart=_forecast_chart(page),
+        past_chart=_past_forecasts_chart(page),
+        gate_chart=_gate_chart(page),
+        gate_labels=gate_labels(page.gate) if page.gate else {},
         drift_charts=_drift_charts(page),
         version_numbers={version.id: version.version for version in page.versions},
     )
@@ -247,6 +260,72 @@ def _forecast_chart(page: queries.SeriesPage) -> Markup:
         ],
         bands=[Band("lower–upper", [(step.ts, step.lower, step.upper) for step in steps])],
         unit=page.series.unit,
+    )
+
+
+def _past_forecasts_chart(page: queries.SeriesPage) -> Markup:
+    """The latest forecasts over what happened: one median line and band per forecast."""
+    forecasts: dict[str, list[queries.ForecastVsActualRow]] = {}
+    for row in page.past_forecasts:
+        forecasts.setdefault(row.forecast_id, []).append(row)
+    return time_chart(
+        title=f"The last {len(forecasts)} forecasts against the actuals",
+        lines=[
+            Line("actual", with_gaps(page.past_actuals)),
+            *(
+                Line("median forecasts", [(row.ts, row.median) for row in steps], "median")
+                for steps in forecasts.values()
+            ),
+        ],
+        bands=[
+            Band("lower–upper", [(row.ts, row.lower, row.upper) for row in steps])
+            for steps in forecasts.values()
+        ],
+        unit=page.series.unit,
+    )
+
+
+# How each model the gate compared is drawn; the active role is the incumbent it faced.
+_GATE_STYLES: dict[str, LineStyle] = {
+    "candidate": "candidate",
+    "active": "incumbent",
+    "repeat-last": "naive",
+    "fallback": "baseline",
+}
+
+
+def gate_labels(gate: VersionBacktest) -> dict[str, str]:
+    """Short names of the gate's roles for the legend (members' names run to a line of text;
+    the table under the chart gives them): the versions by number, the baselines by kind."""
+    faced = gate.version.metrics.get("active_version")
+    return {
+        "candidate": f"v{gate.version.version}",
+        "active": f"v{faced}" if faced else "active model",
+        "repeat-last": "repeat-last",
+        "fallback": "statistical baseline",
+    }
+
+
+def _gate_chart(page: queries.SeriesPage) -> Markup | None:
+    """Mean absolute error by forecast step of every model of the active version's latest
+    gate (see `SeriesPage.gate`); None without one."""
+    gate = page.gate
+    if gate is None or gate.document is None:
+        return None
+    labels = gate_labels(gate)
+    unit = f" ({page.series.unit})" if page.series.unit else ""
+    return step_chart(
+        title=f"Gate of v{gate.version.version}: error by forecast step "
+        f"over {len(gate.document['origins'])} origins",
+        lines=[
+            StepLine(
+                labels[model["role"]],
+                list(enumerate(model["step_mae"], start=1)),
+                _GATE_STYLES[model["role"]],
+            )
+            for model in gate.document["models"]
+        ],
+        value_label=f"mean absolute error{unit}",
     )
 
 

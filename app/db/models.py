@@ -10,12 +10,18 @@ check that the two agree. What the schema guarantees, on PostgreSQL and on SQLit
   PostgreSQL enum cannot drop a value); the values are exported as `Literal` types and tuples
   for the API schemas and the services;
 - a series has at most one `active` model version and at most one queued or running training
-  run: partial unique indexes make the database, not a read-then-write race, decide who wins;
+  run, and a global model's name one `active` version and one queued or running global run:
+  partial unique indexes make the database, not a read-then-write race, decide who wins;
 - constraint names follow `NAMING_CONVENTION`, so later migrations can name what they alter.
 
 No relationships are declared: queries join explicitly, so nothing lazy-loads behind a
 request's back. `drift_metrics` holds the drift monitor's judgements (`app.drift`), one row per
-series, model version, metric and window judged.
+series, model version, metric and window judged. `global_models` holds networks trained on
+every series of a scope at once, and a series' model version may be backed by one of them
+(`ModelVersion.global_model_id`). A series declares its channels besides the target
+(`Series.channels`); their values live in `channel_values`, one row per series and stamp,
+apart from the target's readings: a known channel's plan runs ahead of the last reading, and
+every target-only read (training, drift, the dashboard's views) stays as it was.
 """
 
 from __future__ import annotations
@@ -78,6 +84,8 @@ DriftStatus = Literal["ok", "warn", "alert", "unknown"]
 DRIFT_KINDS: tuple[DriftKind, ...] = get_args(DriftKind)
 DRIFT_DIRECTIONS: tuple[DriftDirection, ...] = get_args(DriftDirection)
 DRIFT_STATUSES: tuple[DriftStatus, ...] = get_args(DriftStatus)
+DriftJobStatus = Literal["queued", "running", "done", "skipped", "failed"]
+DRIFT_JOB_STATUSES: tuple[DriftJobStatus, ...] = get_args(DriftJobStatus)
 
 # JSONB on PostgreSQL (indexable, compact); SQLite stores the same documents as text.
 JSONType = JSON().with_variant(JSONB(), "postgresql")
@@ -133,6 +141,7 @@ def _created_at() -> MappedColumn[datetime]:
 
 _ACTIVE_VERSION = text("status = 'active'")
 _OPEN_RUN = text(f"status IN ({_sql_list(OPEN_RUN_STATUSES)})")
+_QUEUED = text("status = 'queued'")
 
 
 class Base(DeclarativeBase):
@@ -161,6 +170,10 @@ class Series(Base):
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = _created_at()
     archived_at: Mapped[datetime | None]
+    # [{"name": "setpoint", "role": "known", "unit": "parts/h"}, ...] (`app.services.channels`).
+    channels: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONType, default=list, server_default=text("'[]'")
+    )
 
 
 class Observation(Base):
@@ -176,10 +189,27 @@ class Observation(Base):
     ingested_at: Mapped[datetime] = _created_at()
 
 
+class ChannelValues(Base):
+    """The values of a series' channels at one stamp, {name: value}, whether or not the target
+    has a reading there: a known channel's plan is uploaded before the readings it goes with.
+    Uploads merge by name, so a shift plan and a setpoint plan may arrive separately."""
+
+    __tablename__ = "channel_values"
+
+    series_id: Mapped[int] = mapped_column(
+        ForeignKey("series.id", ondelete="CASCADE"), primary_key=True
+    )
+    ts: Mapped[datetime] = mapped_column(primary_key=True)
+    covariates: Mapped[dict[str, Any]]
+    ingested_at: Mapped[datetime] = _created_at()
+
+
 class ModelVersion(Base):
     """A trained model of one series: its artifact, fitted preprocessing and backtest score.
 
     `artifact_sha256` is checked when the artifact is loaded, so a corrupted blob fails loudly.
+    A version backed by a global model (`global_model_id`, `training_mode` "global") is still
+    one series' version: predictions, drift, promotion and rollback treat it like any other.
     """
 
     __tablename__ = "model_versions"
@@ -216,6 +246,10 @@ class ModelVersion(Base):
     training_run_id: Mapped[int | None] = mapped_column(
         ForeignKey("training_runs.id", ondelete="SET NULL")
     )
+    # Set for a version served by a global model (`GlobalModelVersion`): its own artifact is
+    # then empty and `artifact_sha256` is the global artifact's, checked before every load. No
+    # cascade: a global model that versions still point at cannot be deleted from under them.
+    global_model_id: Mapped[int | None] = mapped_column(ForeignKey("global_models.id"), index=True)
 
 
 class TrainingRun(Base):
@@ -389,4 +423,134 @@ class DriftMetric(Base):
     action: Mapped[str | None] = mapped_column(Text)
     training_run_id: Mapped[int | None] = mapped_column(
         ForeignKey("training_runs.id", ondelete="SET NULL")
+    )
+
+
+class DriftJob(Base):
+    """One series to judge for drift, queued by `POST /v1/drift/run` and executed by a worker.
+
+    Judging thousands of series takes minutes, longer than cron's HTTP timeout, so the request
+    only queues (one set-based INSERT) and answers 202; workers claim jobs in batches
+    (`app.jobs.drift_jobs`). `batch_id` groups the jobs of one request for its progress
+    report. A series has at most one queued job: asking again before the workers got to it
+    adds nothing. `window_end` is the request's time, so a job judges the window the caller
+    asked about however late it runs. Finished jobs keep their outcome (`status`, `message`,
+    the alerting metrics and the training run queued) until `linecast prune` removes them.
+    """
+
+    __tablename__ = "drift_jobs"
+    __table_args__ = (
+        _one_of("status", DRIFT_JOB_STATUSES),
+        CheckConstraint("attempts >= 0", name="attempts_non_negative"),
+        Index(
+            "ix_drift_jobs_one_queued",
+            "series_id",
+            unique=True,
+            postgresql_where=_QUEUED,
+            sqlite_where=_QUEUED,
+        ),
+        Index("ix_drift_jobs_status_id", "status", "id"),
+        Index("ix_drift_jobs_batch_id", "batch_id"),
+        Index("ix_drift_jobs_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True)
+    batch_id: Mapped[str] = mapped_column(String(32))
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id", ondelete="CASCADE"))
+    status: Mapped[DriftJobStatus] = mapped_column(String(16), default="queued")
+    window_end: Mapped[datetime]
+    requested_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = _created_at()
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    worker_id: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    metrics: Mapped[int | None] = mapped_column(Integer)
+    worst: Mapped[str | None] = mapped_column(String(8))
+    # "kind/metric" of each metric in alert.
+    alerting: Mapped[list[str] | None] = mapped_column(JSONType)
+    message: Mapped[str | None] = mapped_column(Text)
+    training_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("training_runs.id", ondelete="SET NULL")
+    )
+
+
+class GlobalModelVersion(Base):
+    """One version of a named global model: one network trained on every series of a scope.
+
+    `selector` says which series the scope holds (`{"plant": "p1", "line": null}`: every
+    unarchived series of plant p1, any line); a series of the scope without a model of its own
+    is forecast by the name's `active` version (a cold start). The series it serves each have a
+    `ModelVersion` pointing here, promoted or rejected by their own gate. `config` is the
+    `model.global_model.GlobalModelConfig` it was trained with plus the service's options;
+    `metrics` its training report and what the member series' gates decided.
+    """
+
+    __tablename__ = "global_models"
+    __table_args__ = (
+        UniqueConstraint("name", "version"),
+        _one_of("status", VERSION_STATUSES),
+        CheckConstraint("version >= 1", name="version_positive"),
+        Index(
+            "ix_global_models_one_active",
+            "name",
+            unique=True,
+            postgresql_where=_ACTIVE_VERSION,
+            sqlite_where=_ACTIVE_VERSION,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[VersionStatus] = mapped_column(String(16), default="candidate")
+    selector: Mapped[dict[str, Any]]
+    config: Mapped[dict[str, Any]]
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    artifact: Mapped[bytes] = mapped_column(LargeBinary)
+    artifact_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _created_at()
+    promoted_at: Mapped[datetime | None]
+    retired_at: Mapped[datetime | None]
+    status_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class GlobalRun(Base):
+    """One request to train a global model, from queued to a final status: a training run's
+    life (`app.jobs`), for a scope instead of a series. At most one is open per name."""
+
+    __tablename__ = "global_runs"
+    __table_args__ = (
+        _one_of("status", RUN_STATUSES),
+        _one_of("trigger", RUN_TRIGGERS),
+        CheckConstraint("progress >= 0 AND progress <= 1", name="progress_fraction"),
+        CheckConstraint("attempts >= 0", name="attempts_non_negative"),
+        Index(
+            "ix_global_runs_one_open",
+            "name",
+            unique=True,
+            postgresql_where=_OPEN_RUN,
+            sqlite_where=_OPEN_RUN,
+        ),
+        Index("ix_global_runs_claim_order", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[RunStatus] = mapped_column(String(16), default="queued")
+    trigger: Mapped[RunTrigger] = mapped_column(String(16))
+    requested_by: Mapped[str | None] = mapped_column(String(200))
+    progress: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))
+    message: Mapped[str | None] = mapped_column(Text)
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    worker_id: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    created_at: Mapped[datetime] = _created_at()
+    started_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    global_model_id: Mapped[int | None] = mapped_column(
+        ForeignKey("global_models.id", ondelete="SET NULL")
     )

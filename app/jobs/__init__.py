@@ -9,6 +9,8 @@ checks both, so a worker that was declared dead and comes back cannot overwrite 
 another worker has claimed since; it finds its writes refused (`RunLost`) and drops the run.
 The package's modules: `execution` (a run from claim to stored outcome), `worker` (a polling
 process), `executor` (threads in the API) and `dispatch` (commits that queue runs wake it).
+A global run (`GlobalRun`, `global_runs`) lives the same life through the same claims and
+heartbeats, on its own table (`RunClaim.table`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from sqlalchemy import ColumnElement, and_, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db.models import TrainingRun, utcnow
+from app.db.models import GlobalRun, TrainingRun, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -38,22 +40,28 @@ class RunLost(Exception):
     """The run is no longer this claim's (declared dead and re-queued meanwhile)."""
 
 
+# A table whose rows live the run's life above.
+RunTable = type[TrainingRun] | type[GlobalRun]
+
+
 @dataclass(frozen=True)
 class RunClaim:
     run_id: int
     worker_id: str
     attempt: int
+    table: RunTable = TrainingRun
 
     def owns(self) -> ColumnElement[bool]:
         """The condition every write of the running run carries."""
+        table = self.table
         return and_(
-            TrainingRun.id == self.run_id,
-            TrainingRun.status == "running",
-            TrainingRun.worker_id == self.worker_id,
-            TrainingRun.attempts == self.attempt,
+            table.id == self.run_id,
+            table.status == "running",
+            table.worker_id == self.worker_id,
+            table.attempts == self.attempt,
         )
 
-    def matches(self, run: TrainingRun) -> bool:
+    def matches(self, run: TrainingRun | GlobalRun) -> bool:
         return (run.id, run.status, run.worker_id, run.attempts) == (
             self.run_id,
             "running",
@@ -62,27 +70,29 @@ class RunClaim:
         )
 
 
-def start_run(run: TrainingRun, *, worker_id: str) -> RunClaim:
+def start_run(run: TrainingRun | GlobalRun, *, worker_id: str) -> RunClaim:
     """Mark a queued run, locked by the caller's transaction, as running on `worker_id`."""
     now = utcnow()
     run.status, run.worker_id, run.attempts = "running", worker_id, run.attempts + 1
     run.started_at, run.heartbeat_at, run.progress = now, now, 0.0
     run.message = f"started on {worker_id} (attempt {run.attempts})"
-    return RunClaim(run.id, worker_id, run.attempts)
+    return RunClaim(run.id, worker_id, run.attempts, type(run))
 
 
-def claim_run(sessions: sessionmaker[Session], run_id: int, worker_id: str) -> RunClaim | None:
+def claim_run(
+    sessions: sessionmaker[Session], run_id: int, worker_id: str, table: RunTable = TrainingRun
+) -> RunClaim | None:
     """Start a queued run, or go on with one `worker_id` already started; None for any other
     (finished, or running elsewhere: two executors racing for one run get one claim)."""
     with sessions.begin() as session:
-        run = session.get(TrainingRun, run_id, with_for_update=True)
+        run = session.get(table, run_id, with_for_update=True)
         if run is None:
-            log.warning("training run %d does not exist", run_id)
+            log.warning("%s %d does not exist", table.__tablename__, run_id)
             return None
         if run.status == "queued":
             return start_run(run, worker_id=worker_id)
         if run.status == "running" and run.worker_id == worker_id:
-            return RunClaim(run.id, worker_id, run.attempts)
+            return RunClaim(run.id, worker_id, run.attempts, table)
         log.info("run %d is %s on %s; not executing it", run_id, run.status, run.worker_id)
         return None
 
@@ -115,7 +125,7 @@ class Heartbeat:
         """Write the heartbeat (and `fields`); raise RunLost if the run is not ours any more."""
         with self._sessions.begin() as session:
             result = session.execute(
-                update(TrainingRun)
+                update(self._claim.table)
                 .where(self._claim.owns())
                 .values(heartbeat_at=utcnow(), **fields)
                 .execution_options(synchronize_session=False)
@@ -167,7 +177,7 @@ def _finish(sessions: sessionmaker[Session], claim: RunClaim, **values: Any) -> 
     try:
         with sessions.begin() as session:
             session.execute(
-                update(TrainingRun)
+                update(claim.table)
                 .where(claim.owns())
                 .values(**values)
                 .execution_options(synchronize_session=False)

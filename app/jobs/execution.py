@@ -35,9 +35,15 @@ from app.jobs import (
     release_run,
 )
 from app.services.backtest import GateDecision, GateScores, gate_origins, judge, score_for_gate
-from app.services.registry import active_version, load_model, verify_artifact
+from app.services.gate_errors import with_gate_errors
+from app.services.registry import ServedModel, active_version, load_model, verify_artifact
 from app.services.series_data import load_frame
-from app.services.training import TrainingOptions, minimum_observations, model_rows
+from app.services.training import (
+    TrainingOptions,
+    channels_read,
+    minimum_observations,
+    model_rows,
+)
 from app.settings import Settings
 from model.line_model import FittedLineModel, LineModel
 from model.trainer import TrainingStopped
@@ -103,8 +109,11 @@ def _train(
         if series.archived_at is not None:
             raise ValueError(f"series {series.id} was archived after the run was queued")
         options = TrainingOptions.model_validate(run.config)
-        frame = load_frame(session=session, series_id=series.id)
         active = active_version(session=session, series_id=series.id)
+        # The active version is scored on the same frame: it needs the channels it reads too.
+        read_by_active = channels_read(active.config) if active else []
+        columns = list(dict.fromkeys([*options.channels, *read_by_active]))
+        frame = load_frame(session=session, series_id=series.id, columns=columns)
     if len(frame) < minimum_observations(options):
         raise ValueError(
             f"series {series.id} has {len(frame)} observations; training needs at least "
@@ -122,7 +131,8 @@ def _train(
         heartbeat.beat(progress=_TRAINING_SHARE * done / max(planned, 1), message=message)
 
     initial_weights = None
-    if options.warm_start and active is not None:
+    # A version served by a global model has no weights of its own to start from.
+    if options.warm_start and active is not None and active.global_model_id is None:
         verify_artifact(active)
         initial_weights = active.artifact
     # The candidate never sees the gate's stretch, so its backtest is out of sample.
@@ -137,13 +147,14 @@ def _train(
     heartbeat.beat(progress=_TRAINING_SHARE, message="backtesting")
     warm_start = None
     if options.warm_start:
-        warm_start = (
-            f"{fitted.warm_start} (active v{active.version})"
-            if active is not None
-            else "warm start not possible: the series has no active model"
-        )
+        if active is None:
+            warm_start = "warm start not possible: the series has no active model"
+        elif active.global_model_id is not None:
+            warm_start = "warm start not possible: the active version is a global model's"
+        else:
+            warm_start = f"{fitted.warm_start} (active v{active.version})"
     for _ in range(_STORE_TRIES):
-        active_model = load_model(active) if active is not None else None
+        active_model = _load_active(sessions, active)
         scores = score_for_gate(fitted, active_model, frame, origins)
         decision = judge(
             scores,
@@ -159,6 +170,16 @@ def _train(
         if stored:
             return
     raise RuntimeError("the active model kept changing while this run was being scored")
+
+
+def _load_active(
+    sessions: sessionmaker[Session], active: ModelVersion | None
+) -> ServedModel | None:
+    """The active version's model; one backed by a global model reads it in a session."""
+    if active is None:
+        return None
+    with sessions() as session:
+        return load_model(active, session=session)
 
 
 def _store(
@@ -200,7 +221,7 @@ def _store(
             training_mode=model.training_mode,
             config=options.model_dump(),
             preprocessing=json_safe(report.to_dict()),
-            metrics=metrics,
+            metrics=with_gate_errors(metrics, outcome.scores.errors),
             selection=json_safe(model.describe()),
             backtest_error=outcome.scores.candidate.mse,
             artifact=artifact,

@@ -1,5 +1,5 @@
-"""The training worker: a process that takes queued runs, most urgent and oldest first, and
-executes them.
+"""The worker: a process that takes queued training runs, most urgent and oldest first, and
+executes them, and judges queued drift jobs (`app.jobs.drift_jobs`) between them.
 
 Several workers may share one PostgreSQL database. `claim_next_run` locks the row it takes
 with SKIP LOCKED, so two workers never take the same run and neither waits for the other's
@@ -26,9 +26,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.db.engine import make_engine, session_factory
-from app.db.models import TrainingRun, utcnow
+from app.db.models import RUN_PRIORITIES, TrainingRun, utcnow
 from app.jobs import MAX_ATTEMPTS, start_run
+from app.jobs.drift_jobs import execute_drift_batch, recover_stale_drift_jobs
 from app.jobs.execution import execute_run
+from app.jobs.global_queue import execute_next_global_run
+from app.services.forecasting import ModelCache
 from app.settings import Settings
 from model.device import cap_threads
 
@@ -42,17 +45,21 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def claim_next_run(session: Session, worker_id: str) -> TrainingRun | None:
+def claim_next_run(
+    session: Session, worker_id: str, priority_at_most: int | None = None
+) -> TrainingRun | None:
     """Mark the most urgent, then oldest, queued run as running on `worker_id` and commit;
-    None if none is queued (priorities: `app.db.models.RUN_PRIORITIES`).
+    None if none is queued, or none of `priority_at_most` or more urgent (priorities:
+    `app.db.models.RUN_PRIORITIES`, 0 the most urgent).
 
     The row is selected FOR UPDATE SKIP LOCKED: a run another worker is claiming right now is
     passed over, not waited for, so concurrent workers each get a different run.
     """
+    query = select(TrainingRun).where(TrainingRun.status == "queued")
+    if priority_at_most is not None:
+        query = query.where(TrainingRun.priority <= priority_at_most)
     query = (
-        select(TrainingRun)
-        .where(TrainingRun.status == "queued")
-        .order_by(TrainingRun.priority, TrainingRun.created_at, TrainingRun.id)
+        query.order_by(TrainingRun.priority, TrainingRun.created_at, TrainingRun.id)
         .limit(1)
         .with_for_update(skip_locked=True)
         .execution_options(populate_existing=True)
@@ -108,8 +115,14 @@ def recover_stale_runs(
     return [run.id for run in runs]
 
 
+# Runs a person asked for: a worker takes them before drift jobs, and drift jobs before the
+# nightly retraining, so a drift alert's retraining joins the batch it would otherwise miss.
+_URGENT = min(RUN_PRIORITIES.values())
+
+
 class Worker:
-    """Polls the database of `settings` for queued runs and executes them one at a time."""
+    """Polls the database of `settings` for queued work and does it, one thing at a time: a
+    training run a person asked for, else a batch of drift jobs, else any training run."""
 
     def __init__(self, settings: Settings, worker_id: str | None = None) -> None:
         self.settings = settings
@@ -118,13 +131,23 @@ class Worker:
         self.last_run_id: int | None = None
         self._engine = make_engine(settings.database_url)
         self._sessions = session_factory(self._engine)
+        self._cache = ModelCache(settings.model_cache_bytes)
         self._stop = threading.Event()
 
     def run_once(self) -> bool:
-        """Recover stale runs, then execute the oldest queued run; False if there was none."""
+        """Recover stale work, then do the most urgent queued work; False if there was none."""
+        # A global run first: few, each asked for by a person, each for a whole scope.
+        if execute_next_global_run(self._sessions, self.settings, self.worker_id, self._stop):
+            return True
         with self._sessions() as session:
             recover_stale_runs(session=session, settings=self.settings)
-            run = claim_next_run(session, self.worker_id)
+            recover_stale_drift_jobs(session=session, settings=self.settings)
+            run = claim_next_run(session, self.worker_id, priority_at_most=_URGENT)
+        if run is None and self._judge_drift():
+            return True
+        if run is None:
+            with self._sessions() as session:
+                run = claim_next_run(session, self.worker_id)
         if run is None:
             return False
         self.last_run_id = run.id
@@ -137,6 +160,17 @@ class Worker:
             stop_event=self._stop,
         )
         return True
+
+    def _judge_drift(self) -> bool:
+        judged = execute_drift_batch(
+            sessions=self._sessions,
+            settings=self.settings,
+            worker_id=self.worker_id,
+            cache=self._cache,
+        )
+        if judged:
+            log.info("worker %s judged %d drift jobs", self.worker_id, judged)
+        return judged > 0
 
     def run_forever(self, stop_event: threading.Event) -> None:
         """Work until `stop_event` is set, waiting `worker_poll_seconds` when idle."""

@@ -23,7 +23,13 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from app.services.gate_errors import GateErrors, Role, error_profile
+from model.global_view import GlobalSeriesModel
 from model.line_model import FittedLineModel
+
+# A model the gate scores: a line model, or a series' view of a global model, which offers the
+# same forecasting interface (`model.global_view`).
+GatedModel = FittedLineModel | GlobalSeriesModel
 
 GATE_ORIGINS = 64
 
@@ -60,7 +66,8 @@ class GateScore:
 class GateScores:
     """Errors on the same origins and steps of the candidate's serving member, repeat-last,
     the best of the candidate's other members (`fallback`) and the active model; `coverage`
-    is the share of the readings inside the serving member's band."""
+    is the share of the readings inside the serving member's band; `errors`, the same errors
+    by step and by origin, kept with the version (`app.services.gate_errors`)."""
 
     origins: int
     steps: int
@@ -69,6 +76,7 @@ class GateScores:
     fallback: GateScore | None
     active: GateScore | None
     coverage: float
+    errors: GateErrors | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -85,8 +93,8 @@ class GateDecision:
 
 
 def score_for_gate(
-    candidate: FittedLineModel,
-    active: FittedLineModel | None,
+    candidate: GatedModel,
+    active: GatedModel | None,
     frame: pd.DataFrame,
     origins: Sequence[pd.Timestamp],
 ) -> GateScores:
@@ -124,14 +132,29 @@ def score_for_gate(
     ]
     served = rows(candidate.serving)
     inside = (served["actual"] >= served["lower"]) & (served["actual"] <= served["upper"])
+    fallback = min(others, key=lambda s: s.mse) if others else None
+    # (role, forecasts' key, name shown): the models the gate compared, for `errors`.
+    compared: list[tuple[Role, str, str]] = [
+        ("candidate", candidate.serving, candidate.serving),
+        ("repeat-last", "repeat-last", "repeat-last"),
+    ]
+    if fallback is not None:
+        compared.append(("fallback", fallback.name, fallback.name))
+    if active is not None:
+        compared.append(("active", "active", active.serving))
+    ordered = tuple(sorted(kept))
+    profiles = tuple(
+        error_profile(role, label, rows(key), steps, ordered) for role, key, label in compared
+    )
     return GateScores(
         origins=int(usable.sum()),
         steps=steps,
         candidate=score(candidate.serving),
         naive=score("repeat-last"),
-        fallback=min(others, key=lambda s: s.mse) if others else None,
+        fallback=fallback,
         active=score("active", active.serving) if active is not None else None,
         coverage=float(inside.mean()),
+        errors=GateErrors(steps, ordered, profiles),
     )
 
 

@@ -31,6 +31,7 @@ from app.services.backtest import gate_span
 from app.services.forecasting import ModelCache
 from app.services.registry import active_version, load_model
 from app.services.series_data import context_rows, load_frame
+from app.services.training import channels_read
 from app.settings import Settings
 from model.line_model import FittedLineModel
 
@@ -77,12 +78,15 @@ def load_inputs(
     # A version trained elsewhere records no end of its training data: take it to have seen
     # everything stored before it was.
     reference_end = pd.Timestamp(end) if end else pd.Timestamp(version.created_at)
+    # The channels the model reads travel with the readings: its forecasts need them.
+    columns = channels_read(version.config)
     window = load_frame(
         session=session,
         series_id=series.id,
         start=reference_end.to_pydatetime(),
         end=now,
         last=settings.drift_window_steps + 1,
+        columns=columns,
     )
     window = window.loc[window.index > reference_end].iloc[-settings.drift_window_steps :]
     if window.empty:
@@ -95,6 +99,7 @@ def load_inputs(
         series_id=series.id,
         end=reference_end.to_pydatetime(),
         last=settings.drift_reference_steps,
+        columns=columns,
     )
     index = reference.index
     details = {
@@ -258,8 +263,11 @@ def _validation_pairs(inputs: RunInputs, origins: pd.Series) -> tuple[pd.DataFra
     horizon, rows = model.horizon, context_rows(model.context)
     span = max(gate_span(horizon), inputs.window_steps)
     end = inputs.reference_end.to_pydatetime()
-    before = load_frame(session=inputs.session, series_id=version.series_id, end=end, last=rows)
-    after = _first_readings(inputs.session, version.series_id, end, span + 1)
+    columns = channels_read(version.config)
+    before = load_frame(
+        session=inputs.session, series_id=version.series_id, end=end, last=rows, columns=columns
+    )
+    after = _first_readings(inputs.session, version.series_id, end, span + 1, columns)
     frame = pd.concat([before, after.iloc[1:]])
     positions = _origins_at(frame.index, len(before) - 1, origins)
     pairs = forecast_pairs(model, frame, positions)
@@ -272,15 +280,16 @@ def _validation_pairs(inputs: RunInputs, origins: pd.Series) -> tuple[pd.DataFra
     )
 
 
-def _first_readings(session: Session, series_id: int, start: datetime, count: int) -> pd.DataFrame:
-    """The first `count` readings at or after `start`, as `load_frame` shapes them."""
-    query = (
-        select(Observation.ts, Observation.value)
+def _first_readings(
+    session: Session, series_id: int, start: datetime, count: int, columns: list[str]
+) -> pd.DataFrame:
+    """The first `count` readings at or after `start` (with `columns`), as `load_frame` gives
+    them."""
+    last = session.scalar(
+        select(Observation.ts)
         .where(Observation.series_id == series_id, Observation.ts >= start)
         .order_by(Observation.ts)
-        .limit(count)
+        .offset(count - 1)
+        .limit(1)
     )
-    rows = session.execute(query).all()
-    index = pd.DatetimeIndex([row.ts for row in rows], name="ts")
-    index = index.tz_convert("UTC") if len(index) else index.tz_localize("UTC")
-    return pd.DataFrame({"value": [row.value for row in rows]}, index=index, dtype=float)
+    return load_frame(session=session, series_id=series_id, start=start, end=last, columns=columns)

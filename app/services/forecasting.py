@@ -1,9 +1,14 @@
 """Serving forecasts from a series' active model, and keeping each one to score it later.
 
-Every forecast is stored, one `Prediction` row per step, in one transaction with nothing else,
-so the error of what was served can be measured once the readings arrive. Loaded models are
-kept in an LRU cache bounded in bytes, keyed by version id and artifact hash: a promotion or
-rollback changes the key, so the cache never serves a version that is no longer active.
+Every forecast is stored, one `Prediction` row per step, in one transaction with nothing else
+(but the version a cold start creates), so the error of what was served can be measured once
+the readings arrive. Loaded models are kept in an LRU cache bounded in bytes, keyed by version
+id and artifact hash: a promotion or rollback changes the key, so the cache never serves a
+version that is no longer active. A global model is cached once, keyed by its own id and hash,
+however many series it serves: their versions share it (`model.global_view`).
+
+A series with no version in service, in the scope of an active global model, is forecast by
+that model from its first reading (a cold start, `app.services.global_models`).
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,10 +26,30 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from app.db.models import ModelVersion, Prediction, Series
-from app.services.registry import active_version, load_model
+from app.services.forecast_covariates import (
+    GivenKnown,
+    channels_needed,
+    channels_read,
+    check_given_known,
+    horizon_known,
+)
+from app.services.global_models import start_cold_start
+from app.services.registry import (
+    ServedModel,
+    active_version,
+    backing_model,
+    load_global_model,
+    load_model,
+    series_view,
+    session_of,
+)
 from app.services.series_data import context_rows, load_frame
 from app.settings import MODEL_CACHE_BYTES
-from model.line_model import FittedLineModel
+from model.global_model import FittedGlobalModel
+
+# A cached model: a version's own (("version", id, sha256)) or a global model shared by the
+# versions it backs (("global", id, sha256)).
+_Key = tuple[str, int, str]
 
 
 class ModelCache:
@@ -30,7 +57,8 @@ class ModelCache:
     budget of `max_bytes` (each model weighs its artifact's size: its weights and fitted
     preprocessing are what it holds in memory). A count of models bounded nothing: a global
     model or a wide GRU weighs a hundred small ones. A model over the whole budget is still
-    served, and then is all the cache holds.
+    served, and then is all the cache holds. A global model is held once for every version
+    it backs; each `get` wraps it in the series' view, which holds nothing of its own.
 
     Forecasting only reads a model (evaluation mode, no gradients), so threads may share one.
     Loading happens outside the lock: a slow load does not hold up forecasts of cached models,
@@ -41,20 +69,39 @@ class ModelCache:
         if max_bytes < 1:
             raise ValueError(f"cache budget must be positive, got {max_bytes} bytes")
         self.max_bytes, self.device = max_bytes, device
-        self._models: OrderedDict[tuple[int, str], tuple[FittedLineModel, int]] = OrderedDict()
+        self._models: OrderedDict[_Key, tuple[ServedModel | FittedGlobalModel, int]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, version: ModelVersion) -> FittedLineModel:
-        """The version's model; its artifact is checked against its sha256 before loading."""
-        key = (version.id, version.artifact_sha256)
+    def get(self, version: ModelVersion) -> ServedModel:
+        """The version's model; its artifact is checked against its sha256 before loading. A
+        global-backed version (read in an open session) is served by its cached global model."""
+        key = _key(version)
+        if version.global_model_id is None:
+            model = self._cached(
+                key, lambda: (load_model(version, device=self.device), len(version.artifact))
+            )
+            assert not isinstance(model, FittedGlobalModel)  # stored under a version's key
+            return model
+        session = session_of(version)
+
+        def load() -> tuple[FittedGlobalModel, int]:
+            stored = backing_model(session, version)
+            return load_global_model(stored, device=self.device), len(stored.artifact)
+
+        shared = self._cached(key, load)
+        assert isinstance(shared, FittedGlobalModel)  # stored under a global model's key
+        return series_view(session, shared, version.series_id)
+
+    def _cached(
+        self, key: _Key, load: Callable[[], tuple[ServedModel | FittedGlobalModel, int]]
+    ) -> ServedModel | FittedGlobalModel:
         with self._lock:
             cached = self._models.get(key)
             if cached is not None:
                 self._models.move_to_end(key)
                 return cached[0]
-        model = load_model(version, device=self.device)
-        weight = len(version.artifact)
+        model, weight = load()
         with self._lock:
             if key not in self._models:
                 self._models[key] = (model, weight)
@@ -72,18 +119,27 @@ class ModelCache:
             return self._bytes
 
     def __contains__(self, version: ModelVersion) -> bool:
+        """Whether the version's model is loaded (for a global-backed version: its global
+        model, which other series may have loaded)."""
         with self._lock:
-            return (version.id, version.artifact_sha256) in self._models
+            return _key(version) in self._models
 
     def __len__(self) -> int:
         with self._lock:
             return len(self._models)
 
 
+def _key(version: ModelVersion) -> _Key:
+    if version.global_model_id is None:
+        return ("version", version.id, version.artifact_sha256)
+    return ("global", version.global_model_id, version.artifact_sha256)
+
+
 @dataclass(frozen=True)
 class ForecastResult:
     """A served forecast: `values` (steps, Q) for `quantiles` at `stamps` (UTC); `origin` is
-    the last reading used and `model` the member of the version that forecast it."""
+    the last reading used and `model` the member of the version that forecast it ("gru:global"
+    or "gru:global-cold-start" for a version backed by a global model)."""
 
     series_id: int
     model_version_id: int
@@ -96,6 +152,8 @@ class ForecastResult:
     stamps: pd.DatetimeIndex
     quantiles: tuple[float, ...]
     values: np.ndarray
+    # The series' channels the model read (`app.services.forecast_covariates`).
+    covariates: tuple[str, ...] = ()
 
 
 def forecast_series(
@@ -108,23 +166,78 @@ def forecast_series(
     context_frame: pd.DataFrame | None = None,
     request_id: str,
     api_key_id: int | None = None,
+    known: GivenKnown | None = None,
 ) -> ForecastResult:
     """Forecast the steps after the latest reading (or after `context_frame`, a frame with a
-    "value" column on a UTC index) with the active model, and store the forecast.
+    "value" column on a UTC index) with the active model, and store the forecast. A series
+    without one, in the scope of an active global model, gets its cold-start version first,
+    in the same transaction (`start_cold_start`).
 
     Every quantile the model forecasts is stored; the result holds those in `quantiles` (all
-    by default). LookupError when the series has no active model; ValueError for a horizon
+    by default). LookupError when nothing can serve the series; ValueError for a horizon
     beyond the model's, a quantile it does not forecast, or context the model cannot read;
     `ArtifactIntegrityError` for an artifact that fails its check. Everything is checked
     before anything is stored.
 
     The forecast gets a fresh `forecast_id`. `request_id` (the client's label) and
     `api_key_id` (who asked) are stored beside it: a request id is the caller's to reuse.
+    A model that reads channels gets their columns in its context, and `known` (the request's
+    values of the horizon) or else the stored plan (`horizon_known`).
     """
+    check_given_known(series, known)
     version = active_version(session=session, series_id=series.id, with_artifact=False)
     if version is None:
-        raise LookupError(f"series {series.id} has no active model; train it first")
+        version = start_cold_start(session=session, series=series)
     model = cache.get(version)
+    if context_frame is None:
+        context_frame = load_frame(
+            session=session,
+            series_id=series.id,
+            last=context_rows(model.context),
+            columns=channels_needed(model),
+        )
+    future_known = horizon_known(
+        session=session, series=series, model=model, context=context_frame, given=known
+    )
+    served = serve_forecast(
+        series_id=series.id,
+        version=version,
+        model=model,
+        context_frame=context_frame,
+        horizon=horizon,
+        quantiles=quantiles,
+        request_id=request_id,
+        api_key_id=api_key_id,
+        future_known=future_known,
+    )
+    session.execute(insert(Prediction), served.rows)
+    session.commit()
+    return served.result
+
+
+@dataclass(frozen=True)
+class ServedForecast:
+    """A forecast computed and checked, not yet stored: the answer and its prediction rows."""
+
+    result: ForecastResult
+    rows: list[dict[str, Any]]
+
+
+def serve_forecast(
+    *,
+    series_id: int,
+    version: ModelVersion,
+    model: ServedModel,
+    context_frame: pd.DataFrame,
+    horizon: int | None,
+    quantiles: list[float] | None,
+    request_id: str,
+    api_key_id: int | None,
+    future_known: pd.DataFrame | None = None,
+) -> ServedForecast:
+    """Forecast with `model` (the version's) after `context_frame` and build the rows that
+    store it; ValueError as `forecast_series` says. Stores nothing, so a batch can store many
+    forecasts in one statement (`app.services.batch_forecasting`)."""
     steps = model.horizon if horizon is None else horizon
     if not 1 <= steps <= model.horizon:
         raise ValueError(
@@ -132,11 +245,7 @@ def forecast_series(
             f"1 to {model.horizon} steps"
         )
     columns = _columns(model.quantiles, quantiles)
-    if context_frame is None:
-        context_frame = load_frame(
-            session=session, series_id=series.id, last=context_rows(model.context)
-        )
-    forecast = model.forecast(context_frame)
+    forecast = model.forecast(context_frame, future_known)
     values = forecast.values[:steps]
     if not np.isfinite(values).all():
         raise ValueError(
@@ -152,7 +261,7 @@ def forecast_series(
     forecast_id = uuid.uuid4().hex
     rows = [
         {
-            "series_id": series.id,
+            "series_id": series_id,
             "model_version_id": version.id,
             "forecast_id": forecast_id,
             "request_id": request_id,
@@ -169,10 +278,8 @@ def forecast_series(
             zip(stamps.to_pydatetime(), values, strict=True), start=1
         )
     ]
-    session.execute(insert(Prediction), rows)
-    session.commit()
-    return ForecastResult(
-        series_id=series.id,
+    result = ForecastResult(
+        series_id=series_id,
         model_version_id=version.id,
         model_version=version.version,
         forecast_id=forecast_id,
@@ -183,7 +290,9 @@ def forecast_series(
         stamps=stamps,
         quantiles=tuple(model.quantiles[i] for i in columns),
         values=values[:, columns],
+        covariates=channels_read(model),
     )
+    return ServedForecast(result, rows)
 
 
 def _columns(available: tuple[float, ...], wanted: list[float] | None) -> list[int]:

@@ -5,6 +5,11 @@ a value that is not a finite number, a stamp given twice) refuses the whole batc
 problem listed by row, and stores nothing: a partly stored upload leaves the client to work
 out which rows to send again, and a gap it never notices. Re-sending a batch is safe: a stamp
 already stored with the same value is counted `unchanged`, with another value `updated`.
+
+A row may carry the values of the series' declared channels (`app.services.channels`) beside
+its reading, or instead of it: a known channel's plan comes ahead of the readings. Channel
+values are stored apart (`app.services.channel_values`) in the same transaction; a name the
+series does not declare refuses the batch like any bad row.
 """
 
 from __future__ import annotations
@@ -13,17 +18,18 @@ import csv
 import io
 import math
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import Boolean, delete, literal_column, select
+from sqlalchemy import Boolean, and_, delete, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from app.db.models import Observation, utcnow
+from app.db.models import ChannelValues, Observation, utcnow
+from app.services.channel_values import store_channel_values
 from app.stamps import checked_stamp
 
 MAX_REPORTED_PROBLEMS = 20
@@ -42,11 +48,22 @@ _RETRYABLE = frozenset({"40P01", "40001"})
 
 
 class Reading(NamedTuple):
-    """One reading to store; `row` is where it came from (item index or CSV line)."""
+    """One reading to store; `row` is where it came from (item index or CSV line). `value`
+    is None for a stamp that only carries channel values (a plan); `covariates` are the
+    channels' values at the stamp, by name."""
 
     row: int
     ts: datetime
+    value: float | None
+    covariates: Mapping[str, float] | None = None
+
+
+class StoredReading(NamedTuple):
+    """A stored reading with its stamp's channel values (None where it has none)."""
+
+    ts: datetime
     value: float
+    covariates: dict[str, float] | None
 
 
 @dataclass(frozen=True)
@@ -59,11 +76,13 @@ class RowProblem:
 
 @dataclass(frozen=True)
 class IngestCounts:
-    """Of a stored batch: new stamps, stamps whose value changed, exact repeats."""
+    """Of a stored batch: new readings, readings whose value changed, exact repeats; and the
+    stamps whose channel values were stored (merged by name into what was there)."""
 
     inserted: int
     updated: int
     unchanged: int
+    covariates: int = 0
 
 
 class IngestError(ValueError):
@@ -93,12 +112,14 @@ class RejectedRows(IngestError):
         super().__init__(f"{self.count} {rows} rejected, nothing stored{first}: {shown}")
 
 
-def parse_csv(data: bytes, *, max_rows: int) -> list[Reading]:
-    """Readings from a CSV with a header naming `timestamp` and `value`, `,` or `;` separated.
+def parse_csv(data: bytes, *, max_rows: int, channels: Collection[str] = ()) -> list[Reading]:
+    """Readings from a CSV with a header naming `timestamp` and `value`, `,` or `;` separated,
+    and any of the series' `channels` as further columns (named exactly as declared).
 
     Rows are numbered as a spreadsheet shows them: the header is row 1. Blank lines are
     skipped. Numbers use `.` as the decimal separator: a `1,5` in a `;` file is refused rather
-    than guessed, since `1,500` may as well mean fifteen hundred.
+    than guessed, since `1,500` may as well mean fifteen hundred. With channel columns, an
+    empty cell is no value: a row may leave `value` empty (a plan) if a channel has one.
     """
     try:
         text = data.decode("utf-8-sig")
@@ -114,7 +135,7 @@ def parse_csv(data: bytes, *, max_rows: int) -> list[Reading]:
     problems: list[RowProblem] = []
     problem_count = 0
     try:
-        ts_column, value_column = _columns(next(reader, None))
+        ts_column, value_column, named = _columns(next(reader, None), channels)
         for fields in reader:
             if not any(field.strip() for field in fields):
                 continue
@@ -123,10 +144,10 @@ def parse_csv(data: bytes, *, max_rows: int) -> list[Reading]:
                     f"the file has more than {max_rows} rows, the most one upload takes"
                 )
             try:
-                if len(fields) != 2:
-                    raise ValueError(f"expected 2 fields, got {len(fields)}")
+                if len(fields) != 2 + len(named):
+                    raise ValueError(f"expected {2 + len(named)} fields, got {len(fields)}")
                 ts = _parse_ts(fields[ts_column])
-                readings.append(Reading(reader.line_num, ts, _parse_value(fields[value_column])))
+                readings.append(_csv_reading(reader.line_num, ts, fields, value_column, named))
             except ValueError as error:
                 problem_count += 1
                 if len(problems) < MAX_REPORTED_PROBLEMS:
@@ -139,31 +160,64 @@ def parse_csv(data: bytes, *, max_rows: int) -> list[Reading]:
 
 
 def ingest_observations(
-    *, session: Session, series_id: int, readings: Sequence[Reading], max_rows: int
+    *,
+    session: Session,
+    series_id: int,
+    readings: Sequence[Reading],
+    max_rows: int,
+    channels: Collection[str] = (),
 ) -> IngestCounts:
-    """Insert or update `readings` of a series in one transaction; say what changed.
+    """Insert or update `readings` of a series, and their channel values, in one transaction;
+    say what changed.
 
     Raises `TooManyRows` past `max_rows` and `RejectedRows` for a stamp given twice (compared
-    in UTC, so 01:00+01:00 and 00:00Z are the same stamp), storing nothing in either case.
+    in UTC, so 01:00+01:00 and 00:00Z are the same stamp), a row with neither a value nor
+    channel values, or a channel name not among `channels` (the series' declared ones),
+    storing nothing in any case.
     """
-    if len(readings) > max_rows:
-        raise TooManyRows(f"{len(readings)} rows sent, the most one upload takes is {max_rows}")
-    _refuse_duplicates(readings)
-    # Rows are locked in stamp order, whatever order they came in: two uploads of the same
-    # stamps, one ascending and one descending, then wait for each other instead of
+    uploads = {series_id: readings}
+    return ingest_many(
+        session=session, uploads=uploads, max_rows=max_rows, channels={series_id: channels}
+    )[series_id]
+
+
+def ingest_many(
+    *,
+    session: Session,
+    uploads: Mapping[int, Sequence[Reading]],
+    max_rows: int,
+    channels: Mapping[int, Collection[str]],
+) -> dict[int, IngestCounts]:
+    """`ingest_observations` for several series at once, all or nothing: every series' rows
+    are checked before any is written, and all are written in one transaction (a plant's scan
+    of many tags, `POST /v1/observations`); `max_rows` bounds them together."""
+    total = sum(len(readings) for readings in uploads.values())
+    if total > max_rows:
+        raise TooManyRows(f"{total} rows sent, the most one upload takes is {max_rows}")
+    for series_id, readings in uploads.items():
+        _refuse_undeclared(readings, channels.get(series_id, ()))
+        _refuse_duplicates(readings)
+    # Rows are locked in (series, stamp) order, whatever order they came in: two uploads of
+    # the same stamps, one ascending and one descending, then wait for each other instead of
     # deadlocking (measured: 13 of 20 such uploads failed before).
-    ordered = sorted(readings, key=lambda reading: reading.ts)
+    ordered = {i: sorted(uploads[i], key=lambda reading: reading.ts) for i in sorted(uploads)}
     for _ in range(_WRITE_TRIES):
         try:
-            counts = _upsert(session, series_id, ordered)
+            counts = {}
+            for series_id, rows in ordered.items():
+                stored = _upsert(session, series_id, [r for r in rows if r.value is not None])
+                planned = [(r.ts, r.covariates) for r in rows if r.covariates]
+                store_channel_values(session, series_id, planned, utcnow())
+                counts[series_id] = replace(stored, covariates=len(planned))
             session.commit()
             return counts
         except DBAPIError as error:
             session.rollback()
             if getattr(error.orig, "sqlstate", None) not in _RETRYABLE:
                 raise
+    shown = ", ".join(str(i) for i in list(ordered)[:5])
     raise WriteContention(
-        f"concurrent uploads to series {series_id} kept colliding ({_WRITE_TRIES} tries); "
+        f"concurrent uploads to series {shown} kept colliding ({_WRITE_TRIES} tries); "
         "nothing of this one was stored, send it again"
     )
 
@@ -193,38 +247,58 @@ def observations_page(
     end: datetime | None,
     after: datetime | None,
     limit: int,
-) -> tuple[list[Observation], bool]:
-    """Up to `limit` readings with start <= ts < end and ts > after, by time; and whether more.
+) -> tuple[list[StoredReading], bool]:
+    """Up to `limit` readings with start <= ts < end and ts > after, by time, each with its
+    stamp's channel values; and whether more. Stamps with channel values but no reading (a
+    plan) are not readings and are not listed.
 
     Keyset paging on `ts` (the primary key's second column) costs the same on page 1,000 as
     on page 1, and a reading ingested between two pages does not shift the rest.
     """
-    query = select(Observation).where(Observation.series_id == series_id)
+    query = (
+        select(Observation.ts, Observation.value, ChannelValues.covariates)
+        .outerjoin(
+            ChannelValues,
+            and_(
+                ChannelValues.series_id == Observation.series_id,
+                ChannelValues.ts == Observation.ts,
+            ),
+        )
+        .where(Observation.series_id == series_id)
+    )
     if start is not None:
         query = query.where(Observation.ts >= start)
     if end is not None:
         query = query.where(Observation.ts < end)
     if after is not None:
         query = query.where(Observation.ts > after)
-    rows = list(session.scalars(query.order_by(Observation.ts).limit(limit + 1)))
+    rows = [
+        StoredReading(*row)
+        for row in session.execute(query.order_by(Observation.ts).limit(limit + 1))
+    ]
     return rows[:limit], len(rows) > limit
 
 
 def delete_observations(
     *, session: Session, series_id: int, start: datetime | None, end: datetime | None
 ) -> int:
-    """Delete the readings with start <= ts < end (a missing bound is open) in one
-    transaction; how many. Either bound may lie outside the stamp domain: this is how a series
-    poisoned by a stamp stored before the domain was enforced is repaired."""
+    """Delete the readings with start <= ts < end (a missing bound is open), and the channel
+    values of the stretch with them, in one transaction; how many readings. Either bound may
+    lie outside the stamp domain: this is how a series poisoned by a stamp stored before the
+    domain was enforced is repaired."""
     if start is None and end is None:
         raise ValueError("give start, end or both: deleting every reading takes archiving")
     query = delete(Observation).where(Observation.series_id == series_id)
+    channel_query = delete(ChannelValues).where(ChannelValues.series_id == series_id)
     if start is not None:
         query = query.where(Observation.ts >= start)
+        channel_query = channel_query.where(ChannelValues.ts >= start)
     if end is not None:
         query = query.where(Observation.ts < end)
+        channel_query = channel_query.where(ChannelValues.ts < end)
     try:
         deleted = session.execute(query).rowcount
+        session.execute(channel_query)
         session.commit()
     except BaseException:
         session.rollback()
@@ -232,15 +306,45 @@ def delete_observations(
     return int(deleted)
 
 
-def _columns(header: list[str] | None) -> tuple[int, int]:
+def _columns(
+    header: list[str] | None, channels: Collection[str]
+) -> tuple[int, int, dict[int, str]]:
+    """The positions of the stamp and the value, and of each channel column by name."""
     if header is None:
         raise IngestError("the file is empty: expected a header line `timestamp,value`")
     names = [name.strip().lower() for name in header]
-    if sorted(names) != ["timestamp", "value"]:
+    if names.count("timestamp") != 1 or names.count("value") != 1:
         raise IngestError(
             f"row 1: the header must name the two columns timestamp and value, got {_shown(header)}"
         )
-    return names.index("timestamp"), names.index("value")
+    named = {
+        position: name.strip()
+        for position, name in enumerate(header)
+        if names[position] not in ("timestamp", "value")
+    }
+    for name in named.values():
+        if name not in channels or list(named.values()).count(name) > 1:
+            declared = ", ".join(channels) or "none"
+            raise IngestError(
+                f"row 1: column {_shown(name)} is not a channel of the series or repeats one "
+                f"(its channels: {declared})"
+            )
+    return names.index("timestamp"), names.index("value"), named
+
+
+def _csv_reading(
+    row: int, ts: datetime, fields: list[str], value_column: int, named: dict[int, str]
+) -> Reading:
+    covariates = {
+        name: _parse_value(fields[position], name)
+        for position, name in named.items()
+        if fields[position].strip()
+    }
+    if named and not fields[value_column].strip():
+        if not covariates:
+            raise ValueError("neither a value nor a channel value")
+        return Reading(row, ts, None, covariates)
+    return Reading(row, ts, _parse_value(fields[value_column]), covariates or None)
 
 
 def _parse_ts(text: str) -> datetime:
@@ -250,25 +354,47 @@ def _parse_ts(text: str) -> datetime:
         raise ValueError(f"timestamp {error}") from None
 
 
-def _parse_value(text: str) -> float:
+def _parse_value(text: str, column: str = "value") -> float:
+    """A cell as a reading; the error names the column (`value`, or a channel's name)."""
+    what = "value" if column == "value" else f"{column} value"
     text = text.strip()
     if _NUMBER.fullmatch(text):
         value = float(text)
         if math.isfinite(value) and abs(value) <= MAX_READING:
             return value
         if math.isfinite(value):
-            raise ValueError(f"value {_shown(text)} is beyond ±{MAX_READING:g}")
+            raise ValueError(f"{what} {_shown(text)} is beyond ±{MAX_READING:g}")
     if text.lower() in _NOT_FINITE or _NUMBER.fullmatch(text):
-        raise ValueError(f"value {_shown(text)} is not a finite number")
+        raise ValueError(f"{what} {_shown(text)} is not a finite number")
     if _DECIMAL_COMMA.fullmatch(text):
-        raise ValueError(f"value {_shown(text)} is not a number: use . as the decimal separator")
-    raise ValueError(f"value {_shown(text)} is not a number")
+        raise ValueError(f"{what} {_shown(text)} is not a number: use . as the decimal separator")
+    raise ValueError(f"{what} {_shown(text)} is not a number")
 
 
 def _shown(value: object) -> str:
     # Echo enough of a bad cell to find it, never a whole hostile payload.
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _refuse_undeclared(readings: Sequence[Reading], channels: Collection[str]) -> None:
+    """RejectedRows for rows with nothing to store or naming a channel not in `channels`."""
+    problems = []
+    for reading in readings:
+        undeclared = [name for name in reading.covariates or {} if name not in channels]
+        if undeclared:
+            declared = ", ".join(channels) or "none"
+            problems.append(
+                RowProblem(
+                    reading.row,
+                    f"{_shown(undeclared[0])} is not a channel of the series (its channels: "
+                    f"{declared})",
+                )
+            )
+        elif reading.value is None and not reading.covariates:
+            problems.append(RowProblem(reading.row, "neither a value nor a channel value"))
+    if problems:
+        raise RejectedRows(problems)
 
 
 def _refuse_duplicates(readings: Sequence[Reading]) -> None:

@@ -8,17 +8,30 @@ series (that run takes the same lock), so the two cannot interleave.
 
 An artifact is loaded only after its bytes match the stored sha256: a corrupted or swapped blob
 fails loudly instead of serving whatever it now holds.
+
+A version backed by a global model (`ModelVersion.global_model_id`) holds no artifact of its
+own: it records the global artifact's sha256, and loading it loads the global model (checked
+against both hashes) and serves the series through it (`model.global_view`), so everything
+here treats it like any other version.
 """
 
 from __future__ import annotations
 
 import hashlib
+from numbers import Real
 
+import pandas as pd
 from sqlalchemy import select
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session, defer, object_session
 
-from app.db.models import ModelVersion, Series, utcnow
+from app.db.models import GlobalModelVersion, ModelVersion, Series, utcnow
+from app.services.series_data import context_rows, load_frame
+from model.global_model import FittedGlobalModel
+from model.global_view import GlobalSeriesModel
 from model.line_model import FittedLineModel
+
+# What serves a series: its own line model, or its view of a global model.
+ServedModel = FittedLineModel | GlobalSeriesModel
 
 
 class ArtifactIntegrityError(RuntimeError):
@@ -63,7 +76,7 @@ def promote(*, session: Session, series_id: int, version_id: int, reason: str) -
         if version.status == "active":
             session.rollback()
             return version
-        verify_artifact(version)
+        verify_version(session, version)
         now = utcnow()
         current = active_version(session=session, series_id=series_id)
         if current is not None:
@@ -111,10 +124,96 @@ def verify_artifact(version: ModelVersion) -> None:
         )
 
 
-def load_model(version: ModelVersion, device: str = "cpu") -> FittedLineModel:
-    """The version's model, after its artifact passes the sha256 check."""
-    verify_artifact(version)
-    return FittedLineModel.from_bytes(version.artifact, device=device)
+def load_model(
+    version: ModelVersion, device: str = "cpu", session: Session | None = None
+) -> ServedModel:
+    """The version's model, after its artifact passes the sha256 check. A version backed by a
+    global model reads that model through `session` (default: the session the version was
+    read in) and serves the series through it."""
+    if version.global_model_id is None:
+        verify_artifact(version)
+        return FittedLineModel.from_bytes(version.artifact, device=device)
+    session = session or session_of(version)
+    stored = backing_model(session, version)
+    return series_view(session, load_global_model(stored, device), version.series_id)
+
+
+def verify_version(session: Session, version: ModelVersion) -> None:
+    """`verify_artifact` for a version of either kind: a global-backed version's global
+    artifact must match its own hash and the one the version was gated with."""
+    if version.global_model_id is None:
+        verify_artifact(version)
+    else:
+        verify_global_artifact(backing_model(session, version))
+
+
+def backing_model(session: Session, version: ModelVersion) -> GlobalModelVersion:
+    """The global model behind a global-backed version; ArtifactIntegrityError when its
+    artifact is not the one the version recorded."""
+    stored = session.get(GlobalModelVersion, version.global_model_id)
+    assert stored is not None  # the foreign key keeps it
+    if stored.artifact_sha256 != version.artifact_sha256:
+        raise ArtifactIntegrityError(
+            f"model version {version.version} (id {version.id}) of series {version.series_id} "
+            f"was stored for global artifact {version.artifact_sha256}, but global model "
+            f"{stored.id} now records {stored.artifact_sha256}; refusing to load it"
+        )
+    return stored
+
+
+def verify_global_artifact(stored: GlobalModelVersion) -> None:
+    digest = hashlib.sha256(stored.artifact).hexdigest()
+    if digest != stored.artifact_sha256:
+        raise ArtifactIntegrityError(
+            f"artifact of global model {stored.name!r} v{stored.version} (id {stored.id}) fails "
+            f"its sha256 check (stored {stored.artifact_sha256}, computed {digest}); refusing "
+            "to load it"
+        )
+
+
+def load_global_model(stored: GlobalModelVersion, device: str = "cpu") -> FittedGlobalModel:
+    """The global model, after its artifact passes the sha256 check."""
+    verify_global_artifact(stored)
+    return FittedGlobalModel.from_bytes(stored.artifact, device=device)
+
+
+def global_key(series_id: int) -> str:
+    """The key a series has in the global models the service trains: its id, which never
+    changes (a name could be reused by another series after an archive)."""
+    return str(series_id)
+
+
+def series_view(session: Session, model: FittedGlobalModel, series_id: int) -> GlobalSeriesModel:
+    """Series `series_id` as `model` serves it. A cold start (a series the model never
+    trained on) reads the series' own static attributes when it has every one the model was
+    trained with, as numbers, else the training mean of each; and its pipeline, when asked
+    for (drift tests readings through it), is fitted on the readings a forecast would read."""
+    key = global_key(series_id)
+    if key in model.series:
+        return GlobalSeriesModel(model, key)
+
+    def readings() -> pd.DataFrame:
+        return load_frame(session=session, series_id=series_id, last=context_rows(model.context))
+
+    names = model.statics.names
+    series = session.get(Series, series_id)
+    assert series is not None  # versions cascade with their series
+    values = [series.attributes.get(name) for name in names]
+    if not names or not all(isinstance(v, Real) and not isinstance(v, bool) for v in values):
+        return GlobalSeriesModel(model, key, readings=readings)
+    attributes = {name: float(v) for name, v in zip(names, values, strict=True)}
+    return GlobalSeriesModel(model, key, attributes, readings)
+
+
+def session_of(version: ModelVersion) -> Session:
+    """The session `version` was read in; a global-backed version needs one to reach its
+    global model."""
+    session = object_session(version)
+    if session is None:
+        raise RuntimeError(
+            f"model version {version.id} is detached from its session: pass one to load it"
+        )
+    return session
 
 
 def _lock_series(session: Session, series_id: int) -> Series:

@@ -9,7 +9,8 @@ What goes (the settings say how long, `app.settings`):
 
 * predictions served more than `keep_predictions_days` ago (the drift monitor reads the last
   `drift_window_steps + drift_reference_steps` steps of them; the default keeps three months);
-* drift metrics computed more than `keep_drift_days` ago;
+* drift metrics computed more than `keep_drift_days` ago, and drift jobs that finished as
+  long ago (a queued or running job is never touched);
 * retired and rejected model versions beyond the newest `keep_retired_versions` of each series
   (their artifacts are the database's bulk), once no prediction still refers to them. The
   active version, candidates in training and the newest retired ones, which an operator may
@@ -24,12 +25,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, Select, delete, exists, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db.models import DriftMetric, ModelVersion, Prediction, utcnow
+from app.db.models import DriftJob, DriftMetric, ModelVersion, Prediction, utcnow
 from app.settings import Settings
 
 DEFAULT_BATCH_SIZE = 5_000
 
-Prunable = Prediction | DriftMetric | ModelVersion
+Prunable = Prediction | DriftMetric | DriftJob | ModelVersion
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class PruneCounts:
     predictions: int
     drift_metrics: int
     model_versions: int
+    drift_jobs: int
 
 
 def prune(
@@ -54,6 +56,7 @@ def prune(
         raise ValueError(f"batch size must be positive, got {batch_size}")
     now = now or utcnow()
     run = _count if dry_run else _delete_in_batches
+    drift_cutoff = now - timedelta(days=settings.keep_drift_days)
     return PruneCounts(
         predictions=run(
             sessions,
@@ -64,7 +67,7 @@ def prune(
         drift_metrics=run(
             sessions,
             DriftMetric,
-            DriftMetric.computed_at < now - timedelta(days=settings.keep_drift_days),
+            DriftMetric.computed_at < drift_cutoff,
             batch_size,
         ),
         model_versions=run(
@@ -73,6 +76,8 @@ def prune(
             ModelVersion.id.in_(_surplus_versions(settings.keep_retired_versions)),
             batch_size,
         ),
+        # finished_at is NULL for jobs still open: the comparison keeps them.
+        drift_jobs=run(sessions, DriftJob, DriftJob.finished_at < drift_cutoff, batch_size),
     )
 
 

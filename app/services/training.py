@@ -26,6 +26,7 @@ from app.db.models import (
     Series,
     TrainingRun,
 )
+from app.services.channels import MAX_CHANNELS, check_model_channels
 from app.services.series import series_by_ids
 from app.services.series_data import count_observations, count_observations_of
 from app.settings import get_settings
@@ -42,6 +43,8 @@ class TrainingOptions(BaseModel):
 
     Every default is `LineModelConfig`'s (`default_of`), the horizon's the service's setting.
     `context`: None lets the line model choose it from the sampling step (`automatic_context`).
+    `known` and `observed`: the series' channels of that role the model reads (none by
+    default), checked against its declaration when a run is asked for (`check_trainable`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -61,6 +64,16 @@ class TrainingOptions(BaseModel):
     )
     # Strict: JSON's 0 and 1 are numbers, not the boolean the document states.
     warm_start: StrictBool = False
+    known: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_CHANNELS,
+        description="known channels (plans) the model reads, their values given for the horizon",
+    )
+    observed: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_CHANNELS,
+        description="observed channels the model reads up to the forecast origin",
+    )
 
     @field_validator("mode")
     @classmethod
@@ -83,7 +96,20 @@ class TrainingOptions(BaseModel):
             candidates=tuple(self.candidates),
             freq=series.frequency,
             timezone=series.timezone,
+            known=tuple(self.known),
+            observed=tuple(self.observed),
         )
+
+    @property
+    def channels(self) -> list[str]:
+        """Every channel the model reads, known then observed."""
+        return [*self.known, *self.observed]
+
+
+def channels_read(config: dict[str, Any]) -> list[str]:
+    """The channels a stored version's options (`ModelVersion.config`) read; none for options
+    stored before channels existed, or for another kind of version's config."""
+    return [*config.get("known", []), *config.get("observed", [])]
 
 
 def minimum_observations(options: TrainingOptions) -> int:
@@ -99,6 +125,7 @@ def check_trainable(*, session: Session, series: Series, options: TrainingOption
     """ValueError naming why the series cannot be trained with `options`, if it cannot."""
     if series.archived_at is not None:
         raise ValueError(f"series {series.id} is archived; archived series are not trained")
+    check_model_channels(series, options.known, options.observed)
     have = count_observations(session=session, series_id=series.id)
     need = minimum_observations(options)
     if have < need:

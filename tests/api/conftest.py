@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db.models import Observation, Series
+from app.db.models import ChannelValues, Observation, Series
 from app.settings import Settings
 
 # Small limits, so the tests of them send kilobytes, not megabytes.
@@ -33,13 +33,17 @@ def api_settings(migrated_url: str) -> Settings:
 
 @pytest.fixture
 def snapshot(db: sessionmaker[Session]) -> Callable[[], Snapshot]:
-    """Every stored series and observation, column by column, to compare before and after."""
+    """Every stored series, observation and channel value, column by column, to compare
+    before and after."""
 
     def take() -> Snapshot:
         with db() as session:
             return {
                 "series": _rows(session, Series, Series.id),
                 "observations": _rows(session, Observation, Observation.series_id, Observation.ts),
+                "channel_values": _rows(
+                    session, ChannelValues, ChannelValues.series_id, ChannelValues.ts
+                ),
             }
 
     return take

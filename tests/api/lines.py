@@ -63,6 +63,22 @@ def wait_for_outcome(client: httpx.Client, run_id: int) -> dict[str, Any]:
     raise AssertionError(f"training run {run_id} still {run['status']} after {RUN_TIMEOUT_S}s")
 
 
+def judge_drift(client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
+    """Queue a drift run (admin) and return its progress once every job has finished."""
+    response = client.post("/v1/drift/run", json=body)
+    assert response.status_code == 202, response.text
+    progress = response.json()["progress"]
+    assert response.headers["Location"] == progress
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        answer = client.get(progress)
+        assert answer.status_code == 200, answer.text
+        if answer.json()["finished"]:
+            return answer.json()
+        time.sleep(0.1)
+    raise AssertionError(f"drift run {progress} not finished after {RUN_TIMEOUT_S}s")
+
+
 def train(client: httpx.Client, series_id: int, **options: Any) -> dict[str, Any]:
     """Ask for a run with the tiny options and return its outcome."""
     response = client.post(f"/v1/series/{series_id}/train", json={**TINY, **options})

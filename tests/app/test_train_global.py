@@ -1,5 +1,6 @@
 """`train-global`: a long-format CSV in, one global model file out, in one process or in the
-processes torchrun starts; user errors end in one line and exit code 2."""
+processes torchrun starts; or a plant of the service's database, in one process or two; user
+errors end in one line and exit code 2."""
 
 from __future__ import annotations
 
@@ -13,8 +14,11 @@ import pandas as pd
 import pytest
 
 from app.cli.train_global import main, register, run
+from app.db.engine import make_engine, session_factory
+from app.db.migrate import upgrade
 from model.global_model import FittedGlobalModel
 from tests.model.global_series import daily_series
+from tests.services.conftest import add_series
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -92,3 +96,52 @@ def test_torchrun_trains_in_two_processes(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     assert FittedGlobalModel.load(out, device="cpu").keys == ("north", "south")
     assert result.stdout.count("saved") == 1  # rank 0 alone writes and reports
+
+
+def _plant_database(folder: Path) -> str:
+    """A migrated SQLite database holding two series of plant p1 (ids 1 and 2)."""
+    url = f"sqlite:///{folder / 'linecast.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    with session_factory(engine)() as session:
+        for seed, level in ((0, 10.0), (1, 40.0)):
+            add_series(session, daily_series(seed, level, level / 5), plant="p1")
+    engine.dispose()
+    return url
+
+
+def _database_arguments(url: str, *extra: str) -> list[str]:
+    return [
+        *("--name", "p1", "--plant", "p1", "--database-url", url, "--horizon", "6"),
+        *("--context", "24", "--hidden", "8", "--epochs", "1", "--steps-per-epoch", "3"),
+        *("--embedding", "2", *extra),
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("nproc", [1, 2])
+def test_the_database_mode_trains_a_plant_and_says_what_each_series_got(
+    nproc: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = _plant_database(tmp_path)
+    assert main(_database_arguments(url, "--nproc", str(nproc))) == 0
+    out = capsys.readouterr().out
+    assert "global model 'p1': run 1 queued" in out
+    assert "global run 1 succeeded" in out
+    for series_id in (1, 2):
+        assert f"series {series_id}: v1 active: first model: gru:global backtest MSE" in out
+
+
+def test_database_mode_errors_end_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = _plant_database(tmp_path)
+    cases = [
+        (["--name", "p1", "--database-url", url], "give a plant, a line or both"),
+        ([*_database_arguments(url), "--csv", "lines.csv"], "--csv: options of the CSV mode"),
+        ([*_database_arguments(url)[:-2], "--plant", "p9"], "no unarchived series matches"),
+        (["--series-column", "line"], "--csv, --value-column, --time-column, --horizon, --out"),
+    ]
+    for arguments, words in cases:
+        assert main(arguments) == 2
+        assert words in capsys.readouterr().err

@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.json_values import json_safe
 from app.db.models import DriftMetric, Observation, Prediction, TrainingRun
+from app.services.backtest import gate_origins, score_for_gate
 from app.services.forecasting import ModelCache, forecast_series
+from app.services.gate_errors import GateErrors, with_gate_errors
 from app.settings import Settings
 from model.line_model import FittedLineModel
 from tests.factories import new_model_version, new_series, new_training_run
@@ -28,6 +30,8 @@ from tests.factories import new_model_version, new_series, new_training_run
 HOSTILE_NAME = "<script>alert(1)</script>"
 HORIZON = 6  # the shared tiny model's (tests/fixtures/plant.py)
 ARRIVED = 3
+# An earlier forecast, from this many readings before the latest one's origin: all arrived.
+EARLIER = 2 * HORIZON
 ALERT_METRIC = ("performance", "mae")
 
 
@@ -45,6 +49,8 @@ class Seeded:
     drift_metrics: int
     candidates: int
     serving: str
+    past_forecasts: int
+    gate_models: int
 
 
 @pytest.fixture
@@ -79,6 +85,8 @@ def seed_plant(session: Session, line: pd.DataFrame, artifact: bytes) -> Seeded:
     session.execute(insert(Observation), _rows(series.id, known))
 
     retired = new_model_version(series.id, version=1, status="retired", backtest_error=4.1)
+    model = FittedLineModel.from_bytes(artifact)
+    gate = _gate_errors(model, known)
     active = new_model_version(
         series.id,
         version=2,
@@ -89,13 +97,22 @@ def seed_plant(session: Session, line: pd.DataFrame, artifact: bytes) -> Seeded:
         backtest_error=3.25,
         status_reason="backtest error 3.25 beats v1's 4.1",
         promoted_at=stamps[cut].to_pydatetime(),
-        selection=json_safe(FittedLineModel.from_bytes(artifact).describe()),
+        selection=json_safe(model.describe()),
+        metrics=with_gate_errors({"active_version": 1}, gate),
     )
     session.add_all([retired, active])
     session.commit()
 
     request_id = "seed-forecast"
-    forecast_series(session=session, cache=ModelCache(), series=series, request_id=request_id)
+    cache = ModelCache()
+    forecast_series(
+        session=session,
+        cache=cache,
+        series=series,
+        context_frame=known.iloc[:-EARLIER],
+        request_id="seed-earlier-forecast",
+    )
+    forecast_series(session=session, cache=cache, series=series, request_id=request_id)
     session.execute(insert(Observation), _rows(series.id, later))
 
     windows = _drift_rows(session, series.id, active.id, end=stamps[cut].to_pydatetime())
@@ -137,7 +154,18 @@ def seed_plant(session: Session, line: pd.DataFrame, artifact: bytes) -> Seeded:
         drift_metrics=4,
         candidates=len(active.selection["selection"]["candidates"]),
         serving=active.selection["serving"],
+        past_forecasts=2,
+        gate_models=len(gate.profiles),
     )
+
+
+def _gate_errors(model: FittedLineModel, frame: pd.DataFrame) -> GateErrors:
+    """The tiny model's gate on the seeded readings, as the training job computes it (the
+    model saw them: the numbers are in-sample, which a display test does not mind)."""
+    origins = gate_origins(frame, model.horizon, spare_rows=len(frame) // 2)
+    errors = score_for_gate(model, None, frame, origins).errors
+    assert errors is not None
+    return errors
 
 
 def _rows(series_id: int, frame: pd.DataFrame) -> list[dict[str, object]]:

@@ -152,6 +152,33 @@ def test_series_page_charts_have_the_data(
     band_box = band.bounding_box()
     assert band_box is not None and band_box["width"] > 0 and band_box["height"] > 0
 
+    # The forecast history: every stored forecast drawn, with its band, over the actuals.
+    past = page.locator("#forecast-history svg.chart")
+    assert past.locator("path.series-median").count() == seeded.past_forecasts
+    assert past.locator("polygon.band-interval").count() == seeded.past_forecasts
+    assert past.locator(".legend .legend-label").all_text_contents() == [
+        "lower–upper",
+        "actual",
+        "median forecasts",
+    ]
+    past_box = past.locator("path.series-observed").bounding_box()
+    assert past_box is not None and past_box["width"] > 0 and past_box["height"] > 0
+
+    # The gate's error by forecast step: a line per compared model, a marker per step.
+    gate = page.locator("#gate svg.chart")
+    lines = gate.locator("path.series")
+    assert lines.count() == seeded.gate_models
+    for i in range(lines.count()):
+        assert lines.nth(i).get_attribute("data-points") == str(HORIZON)
+    assert gate.locator("circle.marker").count() == seeded.gate_models * HORIZON
+    assert gate.locator("path.series-candidate").get_attribute("data-label") == "v2"
+    assert gate.locator(".legend .legend-label").all_text_contents()[:2] == ["v2", "repeat-last"]
+    assert gate.locator(".axis-x text.axis-unit").text_content() == "forecast step"
+    assert gate.locator(".axis-y text.axis-unit").text_content() == "mean absolute error (t/h)"
+    assert page.locator("#gate tbody tr").count() == seeded.gate_models
+    gate_box = gate.locator("path.series-candidate").bounding_box()
+    assert gate_box is not None and gate_box["width"] > 0.8 * (chart_box["width"] - 80)
+
     assert page.locator(".drift-state .badge").inner_text() == "alert"
     drift_rows = page.locator("#drift table tbody tr")
     assert drift_rows.count() == seeded.drift_metrics

@@ -170,7 +170,7 @@ def test_the_series_page_draws_history_forecast_and_drift(
     response = reader.get(f"/dashboard/series/{seeded.series_id}", params={"points": 100})
     assert response.status_code == 200
     html = response.text
-    history, forecast, *drift = _charts(html)
+    history, forecast, past, *drift, gate = _charts(html)
 
     (observed,) = _series_paths(history).values()
     assert observed.get("data-points") == "100"
@@ -183,6 +183,23 @@ def test_the_series_page_draws_history_forecast_and_drift(
     (band,) = forecast.iter(f"{SVG}polygon")
     assert band.get("data-points") == str(HORIZON)
     assert int(lines["observed before"].get("data-points", "0")) > 0
+
+    # The forecast history: one median line and band per stored forecast, over the actuals.
+    medians = [p for p in past.iter(f"{SVG}path") if "series-median" in p.get("class", "")]
+    assert [p.get("data-points") for p in medians] == [str(HORIZON)] * seeded.past_forecasts
+    assert len(list(past.iter(f"{SVG}polygon"))) == seeded.past_forecasts
+    assert int(_series_paths(past)["actual"].get("data-points", "0")) > HORIZON
+    legend = [t.text for t in past.iter(f"{SVG}text") if t.get("class") == "legend-label"]
+    assert legend == ["lower–upper", "actual", "median forecasts"]  # each named once
+
+    # The gate's error by forecast step: every compared model, a point per step, axes named.
+    assert gate.findtext(f"{SVG}title", "").startswith("Gate of v2: error by forecast step")
+    steps = _series_paths(gate)
+    assert len(steps) == seeded.gate_models
+    assert {"v2", "repeat-last"} <= set(steps)
+    assert all(path.get("data-points") == str(HORIZON) for path in steps.values())
+    labels = ET.tostring(gate, encoding="unicode")
+    assert "forecast step" in labels and "mean absolute error (t/h)" in labels
 
     assert len(drift) == seeded.drift_metrics
     assert drift[0].find(f"{SVG}title").text == "performance · mae"  # type: ignore[union-attr]

@@ -24,6 +24,10 @@ TABLES = {
     "analysis_reports",
     "api_keys",
     "drift_metrics",
+    "drift_jobs",
+    "global_models",
+    "global_runs",
+    "channel_values",
 }
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.cli import main
-from app.db.models import DriftMetric, ModelVersion, Prediction, TrainingRun
+from app.db.models import DriftJob, DriftMetric, ModelVersion, Prediction, TrainingRun
 from app.services.retention import PruneCounts, prune
 from app.settings import Settings
 from tests.factories import new_model_version, new_series, new_training_run
@@ -57,8 +57,20 @@ def _drift(series_id: int, computed: datetime) -> DriftMetric:
     )
 
 
+def _job(series_id: int, status: str, finished: datetime | None) -> DriftJob:
+    return DriftJob(
+        batch_id="0" * 32,
+        series_id=series_id,
+        status=status,
+        window_end=NOW - 90 * DAY,
+        created_at=NOW - 90 * DAY,
+        finished_at=finished,
+    )
+
+
 def _plant(session: Session) -> dict[str, list[int]]:
-    """Two series: versions of every status, predictions of several ages, drift rows."""
+    """Two series: versions of every status, predictions of several ages, drift rows, drift
+    jobs finished long ago and recently, and one that never finished."""
     ids: dict[str, list[int]] = {}
     for series in (new_series(), new_series()):
         session.add(series)
@@ -82,6 +94,9 @@ def _plant(session: Session) -> dict[str, list[int]]:
                 _prediction(series.id, old_retired.id, NOW - 29 * DAY, f"{series.id}-kept"),
                 _drift(series.id, NOW - 61 * DAY),
                 _drift(series.id, NOW - 59 * DAY),
+                _job(series.id, "done", NOW - 61 * DAY),
+                _job(series.id, "failed", NOW - 59 * DAY),
+                _job(series.id, "running", None),
             ]
         )
         session.flush()
@@ -98,14 +113,16 @@ def test_pruning_keeps_recent_rows_restorable_models_and_what_predictions_need(
         ids = _plant(session)
     # One row a batch: every batch is its own transaction, and the loop must not stop early.
     counts = prune(sessions, retention, batch_size=1, now=NOW)
-    # Per series: the 40- and 31-day-old predictions, the 61-day-old drift row, and of the
-    # retired or rejected versions 1-5 those beyond the newest two (5, 4) that no kept
-    # prediction was made with: 1 and 3, not 2.
-    assert counts == PruneCounts(predictions=4, drift_metrics=2, model_versions=4)
+    # Per series: the 40- and 31-day-old predictions, the 61-day-old drift row and drift job,
+    # and of the retired or rejected versions 1-5 those beyond the newest two (5, 4) that no
+    # kept prediction was made with: 1 and 3, not 2.
+    assert counts == PruneCounts(predictions=4, drift_metrics=2, model_versions=4, drift_jobs=2)
     with sessions() as session:
         kept = session.scalars(select(Prediction.forecast_id).order_by(Prediction.id)).all()
         assert [forecast.split("-")[1] for forecast in kept] == ["kept", "kept"]
         assert session.scalar(select(func.count(DriftMetric.id))) == 2
+        jobs = session.scalars(select(DriftJob.status).order_by(DriftJob.id)).all()
+        assert jobs == ["failed", "running"] * 2
         remaining = session.scalars(
             select(ModelVersion.version).order_by(ModelVersion.series_id, ModelVersion.version)
         ).all()
@@ -113,9 +130,9 @@ def test_pruning_keeps_recent_rows_restorable_models_and_what_predictions_need(
         # A pruned version's run stays, pointing at nothing.
         runs = session.scalars(select(TrainingRun).where(TrainingRun.id.in_(ids["runs"]))).all()
         assert [run.model_version_id for run in runs] == [None, None]
-    assert prune(sessions, retention, now=NOW) == PruneCounts(0, 0, 0)
+    assert prune(sessions, retention, now=NOW) == PruneCounts(0, 0, 0, 0)
     # Two days on, the last predictions made with version 2 are past 30 days: both go.
-    assert prune(sessions, retention, now=NOW + 2 * DAY) == PruneCounts(2, 2, 2)
+    assert prune(sessions, retention, now=NOW + 2 * DAY) == PruneCounts(2, 2, 2, 2)
 
 
 def test_a_dry_run_counts_and_deletes_nothing(
@@ -124,7 +141,7 @@ def test_a_dry_run_counts_and_deletes_nothing(
     with sessions() as session:
         _plant(session)
     before = _row_counts(sessions)
-    assert prune(sessions, retention, dry_run=True, now=NOW) == PruneCounts(4, 2, 4)
+    assert prune(sessions, retention, dry_run=True, now=NOW) == PruneCounts(4, 2, 4, 2)
     assert _row_counts(sessions) == before
 
 
@@ -146,8 +163,9 @@ def test_the_command_prunes_with_the_settings_retention(
     assert main(["prune", "--batch-size", "2", "--database-url", migrated_url]) == 0
     out = capsys.readouterr().out
     assert out.startswith("deleted 6 predictions older than 1 days, 4 drift metrics"), out
+    assert "4 drift jobs finished as long ago" in out
     assert "10 retired or rejected model versions beyond the newest 0 of each series" in out
-    assert _row_counts(sessions) == {"predictions": 0, "drift": 0, "versions": 4}
+    assert _row_counts(sessions) == {"predictions": 0, "drift": 0, "versions": 4, "jobs": 2}
 
 
 def test_the_command_refuses_a_batch_size_below_one(capsys: pytest.CaptureFixture[str]) -> None:
@@ -163,4 +181,5 @@ def _row_counts(sessions: sessionmaker[Session]) -> dict[str, int]:
             "predictions": session.scalar(select(func.count(Prediction.id))) or 0,
             "drift": session.scalar(select(func.count(DriftMetric.id))) or 0,
             "versions": session.scalar(select(func.count(ModelVersion.id))) or 0,
+            "jobs": session.scalar(select(func.count(DriftJob.id))) or 0,
         }

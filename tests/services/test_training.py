@@ -61,7 +61,11 @@ def test_a_first_run_promotes_a_model_that_loads_and_forecasts(
         assert version is not None
         assert (version.version, version.id) == (1, run.model_version_id)
         assert version.training_run_id == run.id and version.promoted_at is not None
+        # The version adds the gate's errors by step and origin (`app.services.gate_errors`).
+        breakdown = version.metrics.pop("backtest")
         assert version.metrics == metrics and version.backtest_error == metrics["backtest_mse"]
+        candidate = next(m for m in breakdown["models"] if m["role"] == "candidate")
+        assert candidate["mse"] == pytest.approx(metrics["backtest_mse"])
         assert version.config == TINY.model_dump()
         assert version.training_mode == metrics["mode_used"]
         # The candidate table is stored with the version: every kind was scored.

@@ -1,9 +1,11 @@
 """Drift: a series' stored metrics over time, the current state of every series, and the run.
 
-`POST /v1/drift/run` is what cron calls (or `linecast drift`); uploads also judge the
-performance of forecasts whose actuals they bring (`app.api.routes.observations`). A training
-run the retraining policy queues wakes this process's executor by its commit
-(`app.jobs.dispatch`), as every queued run does.
+`POST /v1/drift/run` is what cron calls (`linecast drift` judges in its own process): it queues
+one job per series and answers 202 at once, the workers judge them (`app.jobs.drift_jobs`) and
+`GET /v1/drift/runs/{batch_id}` reports their outcome. Uploads also judge the performance of
+forecasts whose actuals they bring (`app.api.routes.observations`). Queued jobs, and training
+runs the retraining policy queues, wake this process's executor by their commit
+(`app.jobs.dispatch`).
 """
 
 from __future__ import annotations
@@ -11,15 +13,16 @@ from __future__ import annotations
 from collections import Counter
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 
 from app.api.deps import SeriesDep
 from app.api.drift_schemas import (
     DriftMetricBrief,
     DriftMetricList,
     DriftMetricPublic,
+    DriftRunAccepted,
+    DriftRunProgress,
     DriftRunRequest,
-    DriftRunResult,
     DriftSummary,
     SeriesDriftPublic,
     SkippedSeries,
@@ -27,8 +30,9 @@ from app.api.drift_schemas import (
 from app.api.schemas import ErrorBody
 from app.auth import AdminKey, KeyCheckedFirst, ReadKey
 from app.db.models import DriftKind, utcnow
-from app.request_scope import SessionDep, SettingsDep
-from app.services.drift import drift_rows, drift_summary, run_drift_all
+from app.jobs.drift_jobs import batch_progress, queue_drift
+from app.request_scope import SessionDep
+from app.services.drift import drift_rows, drift_summary
 from app.stamps import Stamp
 from app.text import Text
 
@@ -83,31 +87,56 @@ def summary(_key: ReadKey, session: SessionDep) -> DriftSummary:
     return DriftSummary(items=items, counts=dict(counts))
 
 
-@router.post("/v1/drift/run", responses={404: {"model": ErrorBody}})
+@router.post(
+    "/v1/drift/run",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={404: {"model": ErrorBody}},
+)
 def run(
-    request: Request,
-    body: DriftRunRequest,
-    _key: AdminKey,
-    session: SessionDep,
-    settings: SettingsDep,
-) -> DriftRunResult:
-    """Judge drift now for every unarchived series with an active model, or the ones given
-    (admin; what cron calls). Repeating it before new data arrives updates the same rows."""
+    body: DriftRunRequest, key: AdminKey, session: SessionDep, response: Response
+) -> DriftRunAccepted:
+    """Queue a drift judgement of every unarchived series with an active model, or of the ones
+    given (admin; what cron calls), over the window ending now. Workers judge them; the
+    answer's `progress` (also the Location header) reports the outcome. Repeating the request
+    before new data arrives updates the same rows."""
     try:
-        counts = run_drift_all(
+        queued = queue_drift(
             session=session,
             series_ids=body.series_ids,
-            now=utcnow(),
-            settings=settings,
-            cache=request.app.state.model_cache,
+            window_end=utcnow(),
+            requested_by=key.name,
         )
     except LookupError as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error.args[0])) from None
-    return DriftRunResult(
-        series=counts.series,
-        metrics=counts.metrics,
-        statuses=dict(counts.statuses),
-        alerting={series_id: names for series_id, names in counts.alerting.items() if names},
-        queued_runs=counts.queued_runs,
-        skipped=[SkippedSeries(series_id=i, reason=r) for i, r in counts.skipped.items()],
+    progress = f"/v1/drift/runs/{queued.batch_id}"
+    response.headers["Location"] = progress
+    return DriftRunAccepted(
+        batch_id=queued.batch_id,
+        queued=queued.queued,
+        already_queued=queued.already_queued,
+        skipped=[SkippedSeries(series_id=i, reason=r) for i, r in queued.skipped.items()],
+        progress=progress,
+    )
+
+
+@router.get("/v1/drift/runs/{batch_id}", responses={404: {"model": ErrorBody}})
+def read_run(
+    batch_id: Annotated[str, Path(pattern="^[0-9a-f]{32}$")],
+    _key: ReadKey,
+    session: SessionDep,
+) -> DriftRunProgress:
+    """Where a drift request's jobs stand and what the finished ones found (role read)."""
+    try:
+        progress = batch_progress(session=session, batch_id=batch_id)
+    except LookupError as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error.args[0])) from None
+    return DriftRunProgress(
+        batch_id=batch_id,
+        finished=progress.finished,
+        jobs=progress.statuses,
+        metrics=progress.metrics,
+        alerting=progress.alerting,
+        queued_runs=progress.queued_runs,
+        skipped=[SkippedSeries(series_id=i, reason=r) for i, r in progress.skipped.items()],
+        failed=[SkippedSeries(series_id=i, reason=r) for i, r in progress.failed.items()],
     )

@@ -3,9 +3,12 @@ and delete a stretch of them to repair a series (role admin).
 
 Uploads are all or nothing (see `app.services.observations`): a 422 for bad rows lists them
 under `rejected`, numbered by item index (0-based) for JSON and by file line (the header is
-row 1) for CSV, and stores none of the batch. A stored upload that brings the actuals of stored
-forecasts has their performance drift judged right away (`app.services.drift`). Every stamp,
-in a body, a file or a query, must lie in the service's domain (`app.stamps`).
+row 1) for CSV, and stores none of the batch. Rows may carry the values of the series'
+channels (`covariates` in JSON, columns named after the channels in CSV), with or without a
+reading; a channel the series does not declare is a bad row. A stored upload that brings the
+actuals of stored forecasts has their performance drift judged right away
+(`app.services.drift`). Every stamp, in a body, a file or a query, must lie in the service's
+domain (`app.stamps`).
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from app.api.schemas import (
     RejectedRowsBody,
 )
 from app.auth import AdminKey, KeyCheckedFirst, ReadKey, WriteKey
+from app.db.models import Series
 from app.request_scope import SessionDep, SettingsDep
+from app.services.channels import roles_of
 from app.services.drift import drift_after_ingest
 from app.services.observations import (
     Reading,
@@ -64,22 +69,32 @@ def upload_json(
     settings: SettingsDep,
 ) -> IngestResult:
     """Store a batch of readings; re-sending one is safe (key role write)."""
-    readings = [Reading(row, item.ts, item.value) for row, item in enumerate(batch.items)]
-    return _store(request, series.id, readings, session, settings)
+    readings = [
+        Reading(row, item.ts, item.value, item.covariates) for row, item in enumerate(batch.items)
+    ]
+    return _store(request, series, readings, session, settings)
 
 
 @router.post("/csv", responses=_UPLOAD_ERRORS)
 def upload_csv(
     request: Request,
-    file: Annotated[UploadFile, File(description="CSV: header `timestamp,value`, `,` or `;`")],
+    file: Annotated[
+        UploadFile,
+        File(description="CSV: header `timestamp,value` and any channels' names, `,` or `;`"),
+    ],
     _key: WriteKey,
     series: ActiveSeriesDep,
     session: SessionDep,
     settings: SettingsDep,
 ) -> IngestResult:
-    """Store the readings of a CSV file, e.g. `2026-01-05T08:00:00Z,1180.5` (role write)."""
-    readings = parse_csv(file.file.read(), max_rows=settings.max_ingest_rows)
-    return _store(request, series.id, readings, session, settings)
+    """Store the readings of a CSV file, e.g. `2026-01-05T08:00:00Z,1180.5` (role write).
+
+    Further columns hold channel values (`timestamp,value,setpoint`); an empty cell is no
+    value, so a plan row leaves `value` empty."""
+    readings = parse_csv(
+        file.file.read(), max_rows=settings.max_ingest_rows, channels=list(roles_of(series))
+    )
+    return _store(request, series, readings, session, settings)
 
 
 @router.get("", responses={404: {"model": ErrorBody}})
@@ -136,7 +151,7 @@ def remove(
 
 def _store(
     request: Request,
-    series_id: int,
+    series: Series,
     readings: list[Reading],
     session: Session,
     settings: Settings,
@@ -144,11 +159,16 @@ def _store(
     """Store an upload, then judge the performance drift of forecasts whose actuals it
     brought; that never fails the upload, stored by now (`drift_after_ingest` logs its own
     errors)."""
+    series_id = series.id
     counts = ingest_observations(
-        session=session, series_id=series_id, readings=readings, max_rows=settings.max_ingest_rows
+        session=session,
+        series_id=series_id,
+        readings=readings,
+        max_rows=settings.max_ingest_rows,
+        channels=list(roles_of(series)),
     )
-    if readings:
-        stamps = [reading.ts for reading in readings]
+    stamps = [reading.ts for reading in readings if reading.value is not None]
+    if stamps:
         drift_after_ingest(
             session=session,
             series_id=series_id,
@@ -158,7 +178,10 @@ def _store(
             cache=request.app.state.model_cache,
         )
     return IngestResult(
-        inserted=counts.inserted, updated=counts.updated, unchanged=counts.unchanged
+        inserted=counts.inserted,
+        updated=counts.updated,
+        unchanged=counts.unchanged,
+        covariates=counts.covariates or None,
     )
 
 

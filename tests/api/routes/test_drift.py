@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.models import DriftMetric, ModelVersion, Observation
 from app.settings import Settings
-from tests.api.lines import line_frame, line_settings, train, upload_line
+from tests.api.lines import judge_drift, line_frame, line_settings, train, upload_line
 from tests.fixtures.service import Keys
 
 ALL_METRICS = 23  # 10 performance, 6 data, 1 stationarity, 6 prediction
@@ -104,19 +104,18 @@ def test_the_cron_run_judges_every_kind_once_per_window_and_the_summary_shows_it
     _serve(reader, writer, trained, line)
     untrained = make_series(name="plant-d/line-2/empty", frequency="h")["id"]
     before = _rows(db)
-    answer = admin.post("/v1/drift/run", json={})
-    assert answer.status_code == 200, answer.text
-    run = answer.json()
-    assert (run["series"], run["metrics"], run["queued_runs"]) == (1, ALL_METRICS, [])
-    assert sum(run["statuses"].values()) == ALL_METRICS
+    run = judge_drift(admin, {})
+    assert (run["jobs"], run["metrics"], run["queued_runs"]) == ({"done": 1}, ALL_METRICS, [])
+    assert run["skipped"] == run["failed"] == []
+    assert set(run["alerting"]) <= {str(trained)}
     # The last upload judged the performance of this very window: those rows were updated.
     assert _rows(db) == before + ALL_METRICS - PERFORMANCE_METRICS
     # Again, no new reading: the same window, the same rows.
-    assert admin.post("/v1/drift/run", json={}).json()["metrics"] == ALL_METRICS
+    assert judge_drift(admin, {})["metrics"] == ALL_METRICS
     assert _rows(db) == before + ALL_METRICS - PERFORMANCE_METRICS
 
-    given = admin.post("/v1/drift/run", json={"series_ids": [untrained]}).json()
-    assert given["series"] == 0
+    given = judge_drift(admin, {"series_ids": [untrained]})
+    assert (given["jobs"], given["metrics"]) == ({"skipped": 1}, 0)
     assert given["skipped"] == [
         {"series_id": untrained, "reason": f"series {untrained} has no active model"}
     ]
@@ -182,7 +181,7 @@ def test_the_endpoints_honour_the_roles(
     allowed = {"read": ("read", "write", "admin"), "admin": ("admin",)}[role]
     for name, client in clients.items():
         answer = client.request(method, url, json=body)
-        expected = 200 if name in allowed else 403
+        expected = (202 if method == "POST" else 200) if name in allowed else 403
         assert answer.status_code == expected, (name, answer.text)
         if expected == 403:
             assert answer.json()["detail"] == (
@@ -214,3 +213,6 @@ def test_bad_drift_requests_get_a_clear_answer(
     assert huge.status_code == 422 and "series_ids" in huge.json()["detail"]
     extra = admin.post("/v1/drift/run", json={"series": [1]})
     assert extra.status_code == 422 and "body.series" in extra.json()["detail"]
+    lost = reader.get(f"/v1/drift/runs/{'0' * 32}")
+    assert lost.status_code == 404 and lost.json()["detail"] == f"drift run {'0' * 32} not found"
+    assert reader.get("/v1/drift/runs/not-a-batch").status_code == 422

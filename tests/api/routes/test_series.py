@@ -25,6 +25,10 @@ def test_create_read_list_and_archive(
         "description": "Good parts leaving the packer",
         "timezone": "Europe/Berlin",
         "attributes": {"shift_model": "3x8", "capacity": 1200, "audited": True, "note": None},
+        "channels": [
+            {"name": "setpoint", "role": "known", "unit": "parts/h"},
+            {"name": "motor_current", "role": "observed", "unit": None},
+        ],
     }
     response = writer.post("/v1/series", json=fields)
     assert response.status_code == 201, response.text
@@ -60,6 +64,7 @@ def test_minimal_series_gets_defaults(make_series: MakeSeries) -> None:
     created = make_series(name="s")
     assert created["timezone"] == "UTC"
     assert created["attributes"] == {}
+    assert created["channels"] == []
     assert created["frequency"] is None
 
 
