@@ -328,9 +328,13 @@ def _relative_mse(
     """Per series, (local, global) gate MSE over repeat-last's on the same origins; the local
     one is NaN where `local` is false."""
     with sessions() as session:
+        # Version 1 is the stand-in every series starts with; the workers' retrain stored the
+        # later local ones.
         versions = session.scalars(
             select(ModelVersion).where(
-                ModelVersion.series_id.in_(series_ids), ModelVersion.training_run_id.is_not(None)
+                ModelVersion.series_id.in_(series_ids),
+                ModelVersion.version > 1,
+                ModelVersion.global_model_id.is_(None),
             )
         ).all()
         global_versions = session.scalars(
@@ -346,9 +350,7 @@ def _relative_mse(
     if not local:
         return {i: (float("nan"), glob[i]) for i in glob}
     own = {
-        v.series_id: v.metrics["backtest_mse"] / v.metrics["naive_backtest_mse"]
-        for v in versions
-        if v.global_model_id is None
+        v.series_id: v.metrics["backtest_mse"] / v.metrics["naive_backtest_mse"] for v in versions
     }
     return {i: (own[i], glob[i]) for i in own if i in glob}
 

@@ -6,8 +6,8 @@ Now the app's session factory tells the executor after each commit that queued r
 they were queued (the train endpoint, the cron endpoint, drift's retraining policy, an upload
 that triggers training): the runs are counted as the session flushes them or inserts them in
 bulk, and dispatched once the transaction has committed, never for one that rolled back.
-Drift jobs (`app.jobs.drift_jobs`) are queued by one INSERT ... SELECT that counts nothing; the
-function that queues them marks the session, and its commit wakes the executor for them.
+Runs and drift jobs queued by an INSERT ... SELECT show no rows to count: the code that queues
+them notes the count on the session (`app.db.queued`), and the commit dispatches them too.
 """
 
 from __future__ import annotations
@@ -19,9 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from app.db.models import GlobalRun, TrainingRun
-from app.jobs.drift_jobs import drift_queued_in
-
-_QUEUED = "linecast.queued_runs"
+from app.db.queued import note_queued, take_queued
 
 
 def dispatch_on_commit(
@@ -33,26 +31,28 @@ def dispatch_on_commit(
     and `dispatch_drift()` after each that queued drift jobs (`app.jobs.drift_jobs`)."""
 
     def count_flushed(session: Session, _context: Any) -> None:
-        _note(session, sum(1 for row in session.new if _queued(row)))
+        note_queued(session, "runs", sum(1 for row in session.new if _queued(row)))
 
     def count_bulk(state: ORMExecuteState) -> None:
         mapper = state.bind_mapper
         if state.is_insert and mapper is not None and mapper.class_ is TrainingRun:
+            # No parameters: an INSERT ... SELECT, whose caller notes what it queued.
             rows = state.parameters if isinstance(state.parameters, list) else [state.parameters]
-            _note(state.session, sum(1 for row in rows if row.get("status") == "queued"))
+            queued = sum(1 for row in rows if row and row.get("status") == "queued")
+            note_queued(state.session, "runs", queued)
 
     def dispatch_committed(session: Session) -> None:
         if session.in_nested_transaction():
             return  # a savepoint released: the runs are not visible to the executor yet
-        queued = session.info.pop(_QUEUED, 0)
+        queued = take_queued(session, "runs")
         if queued:
             dispatch(queued)
-        if drift_queued_in(session) and dispatch_drift is not None:
+        if take_queued(session, "drift") and dispatch_drift is not None:
             dispatch_drift()
 
     def forget(session: Session) -> None:
-        session.info.pop(_QUEUED, None)
-        drift_queued_in(session)
+        take_queued(session, "runs")
+        take_queued(session, "drift")
 
     event.listen(sessions, "after_flush", count_flushed)
     event.listen(sessions, "do_orm_execute", count_bulk)
@@ -63,8 +63,3 @@ def dispatch_on_commit(
 def _queued(row: object) -> bool:
     # A global run (`POST /v1/global-models`) is dispatched like a training run.
     return isinstance(row, TrainingRun | GlobalRun) and row.status == "queued"
-
-
-def _note(session: Session, queued: int) -> None:
-    if queued:
-        session.info[_QUEUED] = session.info.get(_QUEUED, 0) + queued

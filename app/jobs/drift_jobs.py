@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from app.db.models import DriftJob, ModelVersion, Series, utcnow
+from app.db.queued import note_queued
 from app.drift.thresholds import worst
 from app.jobs import MAX_ATTEMPTS, error_text
 from app.services.drift import drift_run
@@ -41,7 +42,6 @@ log = logging.getLogger(__name__)
 # Jobs one claim takes: enough to keep the claim's round trip small beside the judging
 # (~75 ms a series), few enough that a person's training run waits seconds, not minutes.
 CLAIM_BATCH = 16
-_QUEUED_NOTE = "linecast.queued_drift"
 
 
 @dataclass(frozen=True)
@@ -103,19 +103,12 @@ def queue_drift(
             .returning(DriftJob.id)
         )
         queued = len(session.execute(statement).all())
-        if queued:
-            session.info[_QUEUED_NOTE] = True
+        note_queued(session, "drift", queued)
         session.commit()
     except BaseException:
         session.rollback()
         raise
     return DriftQueued(batch_id, queued, wanted - queued, skipped)
-
-
-def drift_queued_in(session: Session) -> bool:
-    """Whether the session's transaction queued drift jobs (and forget it): `app.jobs.dispatch`
-    asks after each commit."""
-    return bool(session.info.pop(_QUEUED_NOTE, False))
 
 
 def _insert(session: Session) -> postgresql.Insert | sqlite.Insert:

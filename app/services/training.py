@@ -13,9 +13,10 @@ from typing import Any
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 
 from app.db.models import (
     OPEN_RUN_STATUSES,
@@ -25,7 +26,9 @@ from app.db.models import (
     RunTrigger,
     Series,
     TrainingRun,
+    utcnow,
 )
+from app.db.queued import note_queued
 from app.services.channels import MAX_CHANNELS, check_model_channels
 from app.services.series import series_by_ids
 from app.services.series_data import count_observations, count_observations_of
@@ -235,7 +238,7 @@ def request_retraining(
     plans, skipped = _retrain_plans(session, targets, warm_start, strict=series_ids is not None)
     try:
         for _ in range(_REQUEST_TRIES):
-            runs = _queue_runs(session, plans, trigger, requested_by)
+            runs = _queue_runs(session, plans, warm_start, trigger, requested_by)
             if runs is not None:
                 session.commit()
                 return Retraining(runs, skipped)
@@ -245,28 +248,31 @@ def request_retraining(
     raise RuntimeError("could neither queue the runs nor find the open ones")
 
 
+# A plan's options: None for "the active version's, as stored", copied by the database itself.
+Plan = dict[str, Any] | None
+
+
 def _retrain_plans(
     session: Session, ids: list[int], warm_start: bool, strict: bool
-) -> tuple[dict[int, dict[str, Any]], dict[int, str]]:
-    """Each trainable series' options as stored, and why each other one is skipped;
-    ValueError for an untrainable one when `strict`."""
-    active_configs = dict(
-        session.execute(
-            select(ModelVersion.series_id, ModelVersion.config).where(
+) -> tuple[dict[int, Plan], dict[int, str]]:
+    """Each trainable series' plan, and why each other one is skipped; ValueError for an
+    untrainable one when `strict`."""
+    modelled = set(
+        session.scalars(
+            select(ModelVersion.series_id).where(
                 ModelVersion.status == "active", ModelVersion.series_id.in_(ids)
             )
-        ).all()
+        )
     )
-    unmodelled = [series_id for series_id in ids if series_id not in active_configs]
+    unmodelled = [series_id for series_id in ids if series_id not in modelled]
     counts = count_observations_of(session=session, series_ids=unmodelled)
     defaults = TrainingOptions(warm_start=warm_start)
     need = minimum_observations(defaults)
-    plans: dict[int, dict[str, Any]] = {}
+    plans: dict[int, Plan] = {}
     skipped = {}
     for series_id in ids:
-        config = active_configs.get(series_id)
-        if config is not None:
-            plans[series_id] = {**config, "warm_start": warm_start}
+        if series_id in modelled:
+            plans[series_id] = None
             continue
         have = counts.get(series_id, 0)
         if have >= need:
@@ -281,31 +287,45 @@ def _retrain_plans(
 
 def _queue_runs(
     session: Session,
-    plans: dict[int, dict[str, Any]],
+    plans: dict[int, Plan],
+    warm_start: bool,
     trigger: RunTrigger,
     requested_by: str | None,
 ) -> list[QueuedRun] | None:
-    """Insert a queued run for each planned series without an open one, in one statement and
-    one savepoint; None when another request queued one of them meanwhile (look again)."""
+    """Insert a queued run for each planned series without an open one, in two statements
+    and one savepoint; None when another request queued one of them meanwhile (look again).
+
+    Runs of series with an active version copy its options inside the database (INSERT ...
+    SELECT): sending 5,000 option documents over the wire took 1.1 s of a 1.5 s request."""
     query = select(TrainingRun.series_id, TrainingRun.id, TrainingRun.status).where(
         TrainingRun.status.in_(OPEN_RUN_STATUSES), TrainingRun.series_id.in_(list(plans))
     )
     open_runs = {
         series_id: (run_id, status) for series_id, run_id, status in session.execute(query)
     }
+    new = [series_id for series_id in plans if series_id not in open_runs]
+    copied = [series_id for series_id in new if plans[series_id] is None]
     rows = [
         _queued_values(series_id, config, trigger, requested_by)
-        for series_id, config in plans.items()
-        if series_id not in open_runs
+        for series_id in new
+        if (config := plans[series_id]) is not None
     ]
     try:
         with session.begin_nested():
+            created: dict[int, int] = {}
+            if copied:
+                copy = _copy_active(session, copied, warm_start, trigger, requested_by)
+                created.update(session.execute(copy).all())
+                # Rows the database made itself: no flush or bulk insert shows them to
+                # `app.jobs.dispatch`, so they are noted for it.
+                note_queued(session, "runs", len(created))
             # Bulk, returning only the ids: a flush of as many run objects took 1.4 s for
             # 5,000 series, this about a third of that.
             statement = insert(TrainingRun).returning(
                 TrainingRun.series_id, TrainingRun.id, sort_by_parameter_order=True
             )
-            created = dict(session.execute(statement, rows).all()) if rows else {}
+            if rows:
+                created.update(session.execute(statement, rows).all())
     except IntegrityError:
         return None
     return [
@@ -314,6 +334,49 @@ def _queue_runs(
         else QueuedRun(open_runs[series_id][0], series_id, open_runs[series_id][1], False)
         for series_id in plans
     ]
+
+
+def _copy_active(
+    session: Session,
+    series_ids: list[int],
+    warm_start: bool,
+    trigger: RunTrigger,
+    requested_by: str | None,
+) -> ReturningInsert[tuple[int, int]]:
+    """INSERT ... SELECT of a queued run for each series, with its active version's options
+    and `warm_start` set in them; RETURNING (series_id, id)."""
+    if session.get_bind().dialect.name == "postgresql":
+        flag = func.jsonb_build_object("warm_start", literal(warm_start))
+        options = ModelVersion.config.op("||")(flag)
+    else:
+        options = func.json_set(
+            ModelVersion.config, "$.warm_start", func.json(_json_bool(warm_start))
+        )
+    columns = {
+        "series_id": ModelVersion.series_id,
+        "status": literal("queued", TrainingRun.status.type),
+        "trigger": literal(trigger, TrainingRun.trigger.type),
+        "priority": literal(RUN_PRIORITIES[trigger], TrainingRun.priority.type),
+        "warm_start": literal(warm_start, TrainingRun.warm_start.type),
+        "requested_by": literal(requested_by, TrainingRun.requested_by.type),
+        "config": options,
+        "message": literal("queued", TrainingRun.message.type),
+        "created_at": literal(utcnow(), TrainingRun.created_at.type),
+    }
+    source = (
+        select(*columns.values())
+        .where(ModelVersion.status == "active", ModelVersion.series_id.in_(series_ids))
+        .order_by(ModelVersion.series_id)
+    )
+    return (
+        insert(TrainingRun)
+        .from_select(list(columns), source)
+        .returning(TrainingRun.series_id, TrainingRun.id)
+    )
+
+
+def _json_bool(value: bool) -> str:
+    return "true" if value else "false"
 
 
 def _queued_values(

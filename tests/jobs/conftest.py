@@ -2,4 +2,9 @@
 
 from __future__ import annotations
 
-from tests.services.conftest import sessions, settings  # noqa: F401 (fixtures)
+from tests.services.conftest import (  # noqa: F401 (fixtures)
+    any_sessions,
+    sessions,
+    settings,
+    sqlite_sessions,
+)

@@ -3,16 +3,12 @@ recovered when their worker dies."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db.engine import make_engine, session_factory
-from app.db.migrate import upgrade
 from app.db.models import RUN_PRIORITIES, DriftJob, TrainingRun, utcnow
 from app.jobs import MAX_ATTEMPTS
 from app.jobs.dispatch import dispatch_on_commit
@@ -20,22 +16,6 @@ from app.jobs.drift_jobs import batch_progress, queue_drift, recover_stale_drift
 from app.jobs.worker import Worker
 from app.settings import Settings
 from tests.factories import new_model_version, new_series, new_training_run
-
-
-@pytest.fixture
-def sqlite_sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    url = f"sqlite:///{tmp_path / 'linecast.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    yield session_factory(engine)
-    engine.dispose()
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def any_sessions(request: pytest.FixtureRequest) -> sessionmaker[Session]:
-    """Sessions on a migrated database of each backend the service runs on."""
-    name = "sessions" if request.param == "postgresql" else "sqlite_sessions"
-    return request.getfixturevalue(name)
 
 
 def _series(session: Session, *, active: bool = True, archived: bool = False) -> int:

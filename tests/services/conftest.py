@@ -8,6 +8,8 @@ tests are about what the services store and decide, not about forecast quality.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -15,6 +17,8 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.db.engine import make_engine, session_factory
+from app.db.migrate import upgrade
 from app.db.models import ModelVersion, Observation, Series
 from app.services.training import TrainingOptions
 from app.settings import Settings
@@ -23,6 +27,23 @@ from tests.factories import new_model_version, new_series
 TINY = TrainingOptions(
     horizon=6, context=24, hidden=8, layers=1, epochs=2, steps_per_epoch=5, seed=0
 )
+
+
+@pytest.fixture
+def sqlite_sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    """Sessions on a migrated SQLite file: the embedded default, whose SQL differs in places."""
+    url = f"sqlite:///{tmp_path / 'linecast.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    yield session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def any_sessions(request: pytest.FixtureRequest) -> sessionmaker[Session]:
+    """Sessions on a migrated database of each backend the service runs on."""
+    name = "sessions" if request.param == "postgresql" else "sqlite_sessions"
+    return request.getfixturevalue(name)
 
 
 @pytest.fixture

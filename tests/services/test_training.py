@@ -253,6 +253,33 @@ def test_a_constant_series_fails_with_the_reason_and_leaves_no_version(
         assert session.scalar(select(func.count()).select_from(ModelVersion)) == 0
 
 
+@pytest.mark.parametrize("warm_start", [True, False])
+def test_retraining_copies_each_active_version_s_options_in_the_database(
+    any_sessions: sessionmaker[Session], line: pd.DataFrame, warm_start: bool
+) -> None:
+    options = TINY.model_copy(update={"hidden": 12, "warm_start": not warm_start}).model_dump()
+    with any_sessions() as session:
+        series = add_series(session, line.iloc[:30])
+        add_version(session, series.id, b"weights", status="active", config=options)
+        queued = request_retraining(
+            session=session,
+            series_ids=[series.id],
+            warm_start=warm_start,
+            requested_by="cron",
+            trigger="retrain",
+        )
+        run = session.get(TrainingRun, queued.runs[0].run_id)
+        assert run is not None and queued.runs[0].created
+        assert run.config == {**options, "warm_start": warm_start}
+        assert TrainingOptions.model_validate(run.config).warm_start is warm_start
+        assert (run.warm_start, run.status, run.priority) == (
+            warm_start,
+            "queued",
+            RUN_PRIORITIES["retrain"],
+        )
+        assert run.created_at is not None and run.requested_by == "cron"
+
+
 def test_retraining_many_series_takes_a_few_queries_and_reads_no_artifact(
     sessions: sessionmaker[Session], line: pd.DataFrame
 ) -> None:
