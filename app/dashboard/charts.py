@@ -253,17 +253,8 @@ def _step_axes(frame: _Frame, value_ticks: list[float], value_label: str) -> lis
 
 def _step_line(frame: _Frame, line: StepLine) -> Iterator[str]:
     runs = list(_runs([(float(step), value) for step, value in line.points]))
-    count = sum(len(run) for run in runs)
-    commands = []
-    for run in runs:
-        commands += (
-            f"{'L' if i else 'M'}{frame.x(t):.1f},{frame.y(v):.1f}" for i, (t, v) in enumerate(run)
-        )
     label = escape(line.label)
-    yield (
-        f'<path class="series series-{line.style}" fill="none" data-label="{label}" '
-        f'data-points="{count}" d="{" ".join(commands)}"/>'
-    )
+    yield _path(frame, line.style, label, runs)
     for run in runs:
         for t, v in run:
             yield (
@@ -271,6 +262,21 @@ def _step_line(frame: _Frame, line: StepLine) -> Iterator[str]:
                 f'cy="{frame.y(v):.1f}" r="3"><title>{label}: {_number(v)} at step {t:.0f}'
                 "</title></circle>"
             )
+
+
+def _path(frame: _Frame, style: str, label: str, runs: list[list[tuple[float, float]]]) -> str:
+    """One line's SVG path: a move to the start of each run of points, lines within it, so
+    a gap stays a gap; `label` is escaped already."""
+    commands = [
+        f"{'L' if i else 'M'}{frame.x(t):.1f},{frame.y(v):.1f}"
+        for run in runs
+        for i, (t, v) in enumerate(run)
+    ]
+    count = sum(len(run) for run in runs)
+    return (
+        f'<path class="series series-{style}" fill="none" data-label="{label}" '
+        f'data-points="{count}" d="{" ".join(commands)}"/>'
+    )
 
 
 def _open_svg(title: str, width: int, height: int) -> str:
@@ -312,17 +318,8 @@ def _axes(frame: _Frame, value_ticks: list[float], unit: str | None) -> list[str
 
 def _line(frame: _Frame, line: Line) -> Iterator[str]:
     runs = list(_runs([(_seconds(ts), value) for ts, value in line.points]))
-    count = sum(len(run) for run in runs)
-    commands = []
-    for run in runs:
-        commands += (
-            f"{'L' if i else 'M'}{frame.x(t):.1f},{frame.y(v):.1f}" for i, (t, v) in enumerate(run)
-        )
     label = escape(line.label)
-    yield (
-        f'<path class="series series-{line.style}" fill="none" data-label="{label}" '
-        f'data-points="{count}" d="{" ".join(commands)}"/>'
-    )
+    yield _path(frame, line.style, label, runs)
     for run in runs:
         if line.markers or len(run) == 1:
             # A lone point between gaps has no segment to draw: a dot keeps it visible.

@@ -17,14 +17,18 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.models import GlobalRun, TrainingRun, utcnow
+from app.settings import Settings
+from model.trainer import TrainingStopped
 
 log = logging.getLogger(__name__)
 
@@ -185,3 +189,79 @@ def _finish(sessions: sessionmaker[Session], claim: RunClaim, **values: Any) -> 
     except SQLAlchemyError:
         # Left running: its heartbeat stops with this worker, and recovery takes it from there.
         log.exception("could not record the end of run %d", claim.run_id)
+
+
+STALE_MESSAGE = "re-queued: worker stopped sending heartbeats"
+
+
+def recover_stale_runs(
+    *,
+    session: Session,
+    settings: Settings,
+    now: datetime | None = None,
+    table: RunTable = TrainingRun,
+) -> list[int]:
+    """Re-queue running runs of `table` silent for `stale_after_seconds`, or fail those
+    claimed `MAX_ATTEMPTS` times already; returns their ids. Commits."""
+    now = now or utcnow()
+    cutoff = now - timedelta(seconds=settings.stale_after_seconds)
+    last_sign = func.coalesce(table.heartbeat_at, table.started_at, table.created_at)
+    query = (
+        select(table)
+        .where(table.status == "running", last_sign < cutoff)
+        .order_by(table.id)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    try:
+        runs = list(session.scalars(query))
+        for run in runs:
+            if run.attempts < MAX_ATTEMPTS:
+                log.warning(
+                    "%s %d on %s stopped sending heartbeats; re-queued",
+                    table.__tablename__,
+                    run.id,
+                    run.worker_id,
+                )
+                run.status, run.message, run.progress = "queued", STALE_MESSAGE, 0.0
+                run.worker_id, run.started_at, run.heartbeat_at = None, None, None
+            else:
+                text = (
+                    f"worker stopped sending heartbeats on each of {run.attempts} attempts; "
+                    "giving up"
+                )
+                log.warning("%s %d failed: %s", table.__tablename__, run.id, text)
+                run.status, run.message, run.error, run.finished_at = "failed", text, text, now
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return [run.id for run in runs]
+
+
+def run_claimed(
+    sessions: sessionmaker[Session],
+    claim: RunClaim,
+    settings: Settings,
+    body: Callable[[Heartbeat], None],
+) -> None:
+    """Run `body` under the claim's heartbeat and settle the run whatever happens: a stop
+    (`RunInterrupted`, `TrainingStopped`) hands it back to the queue, a lost claim drops it,
+    and any other error ends it as failed, with the error's type and first line. Training
+    and global runs alike end here, so they cannot drift apart in how they settle."""
+    name = claim.table.__tablename__
+    try:
+        with Heartbeat(sessions, claim, settings.heartbeat_seconds) as heartbeat:
+            body(heartbeat)
+    except (RunInterrupted, TrainingStopped):
+        release_run(sessions, claim)
+    except RunLost:
+        log.warning(
+            "%s %d was taken from %s (declared dead); dropped",
+            name,
+            claim.run_id,
+            claim.worker_id,
+        )
+    except Exception as error:
+        log.exception("%s %d failed", name, claim.run_id)
+        fail_run(sessions, claim, error)

@@ -31,8 +31,7 @@ from app.jobs import (
     RunInterrupted,
     RunLost,
     claim_run,
-    fail_run,
-    release_run,
+    run_claimed,
 )
 from app.services.backtest import GateDecision, GateScores, gate_origins, judge, score_for_gate
 from app.services.gate_errors import with_gate_errors
@@ -46,7 +45,6 @@ from app.services.training import (
 )
 from app.settings import Settings
 from model.line_model import FittedLineModel, LineModel
-from model.trainer import TrainingStopped
 from preprocessing.regularise import infer_step
 
 log = logging.getLogger(__name__)
@@ -73,18 +71,13 @@ def execute_run(
     grace period), or, once training is over, after the run is stored.
     """
     claim = claim_run(session_factory, run_id, worker_id)
-    if claim is None:
-        return
-    try:
-        with Heartbeat(session_factory, claim, settings.heartbeat_seconds) as heartbeat:
-            _train(claim, session_factory, settings, heartbeat, stop_event)
-    except (RunInterrupted, TrainingStopped):
-        release_run(session_factory, claim)
-    except RunLost:
-        log.warning("run %d was taken from %s (declared dead); dropped", run_id, worker_id)
-    except Exception as error:
-        log.exception("training run %d failed", run_id)
-        fail_run(session_factory, claim, error)
+    if claim is not None:
+        run_claimed(
+            session_factory,
+            claim,
+            settings,
+            lambda heartbeat: _train(claim, session_factory, settings, heartbeat, stop_event),
+        )
 
 
 @dataclass(frozen=True)

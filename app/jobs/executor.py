@@ -21,10 +21,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.models import OPEN_RUN_STATUSES, TrainingRun
+from app.jobs import recover_stale_runs
 from app.jobs.drift_jobs import execute_drift_batch, recover_stale_drift_jobs
 from app.jobs.execution import execute_run
 from app.jobs.global_queue import execute_next_global_run, queued_global_runs
-from app.jobs.worker import claim_next_run, default_worker_id, recover_stale_runs
+from app.jobs.worker import claim_next_run, default_worker_id
 from app.services.forecasting import ModelCache
 from app.settings import Settings
 

@@ -40,8 +40,7 @@ from app.jobs import (
     RunInterrupted,
     RunLost,
     claim_run,
-    fail_run,
-    release_run,
+    run_claimed,
 )
 from app.services.backtest import gate_origins
 from app.services.forecasting import ModelCache
@@ -65,7 +64,6 @@ from app.services.training import minimum_observations, model_rows
 from app.settings import Settings
 from model.distributed import device_kind, spawn, train_rank
 from model.global_model import FittedGlobalModel, GlobalData, GlobalModel
-from model.trainer import TrainingStopped
 from preprocessing.regularise import infer_step
 
 log = logging.getLogger(__name__)
@@ -86,18 +84,15 @@ def execute_global_run(
     """Claim a queued global run (or go on with one `worker_id` claimed) and take it to its
     outcome; the run's own errors end it as failed, as for a training run (`execute_run`)."""
     claim = claim_run(session_factory, run_id, worker_id, GlobalRun)
-    if claim is None:
-        return
-    try:
-        with Heartbeat(session_factory, claim, settings.heartbeat_seconds) as heartbeat:
-            _execute(claim, session_factory, settings, heartbeat, stop_event, nproc)
-    except (RunInterrupted, TrainingStopped):
-        release_run(session_factory, claim)
-    except RunLost:
-        log.warning("global run %d was taken from %s (declared dead); dropped", run_id, worker_id)
-    except Exception as error:
-        log.exception("global run %d failed", run_id)
-        fail_run(session_factory, claim, error)
+    if claim is not None:
+        run_claimed(
+            session_factory,
+            claim,
+            settings,
+            lambda heartbeat: _execute(
+                claim, session_factory, settings, heartbeat, stop_event, nproc
+            ),
+        )
 
 
 @dataclass(frozen=True)

@@ -12,19 +12,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db.models import GlobalRun, utcnow
-from app.jobs import MAX_ATTEMPTS, start_run
+from app.db.models import GlobalRun
+from app.jobs import recover_stale_runs, start_run
 from app.jobs.global_execution import execute_global_run
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
-
-STALE_MESSAGE = "re-queued: worker stopped sending heartbeats"
 
 
 def claim_next_global_run(session: Session, worker_id: str) -> GlobalRun | None:
@@ -48,38 +45,6 @@ def claim_next_global_run(session: Session, worker_id: str) -> GlobalRun | None:
     return run
 
 
-def recover_stale_global_runs(
-    *, session: Session, settings: Settings, now: datetime | None = None
-) -> list[int]:
-    """Re-queue running global runs silent for `stale_after_seconds`, or fail those claimed
-    `MAX_ATTEMPTS` times already; their ids. Commits."""
-    now = now or utcnow()
-    cutoff = now - timedelta(seconds=settings.stale_after_seconds)
-    last_sign = func.coalesce(GlobalRun.heartbeat_at, GlobalRun.started_at, GlobalRun.created_at)
-    query = (
-        select(GlobalRun)
-        .where(GlobalRun.status == "running", last_sign < cutoff)
-        .order_by(GlobalRun.id)
-        .with_for_update(skip_locked=True)
-        .execution_options(populate_existing=True)
-    )
-    try:
-        runs = list(session.scalars(query))
-        for run in runs:
-            if run.attempts < MAX_ATTEMPTS:
-                log.warning("global run %d on %s went silent; re-queued", run.id, run.worker_id)
-                run.status, run.message, run.progress = "queued", STALE_MESSAGE, 0.0
-                run.worker_id, run.started_at, run.heartbeat_at = None, None, None
-            else:
-                text = f"worker went silent on each of {run.attempts} attempts; giving up"
-                run.status, run.message, run.error, run.finished_at = "failed", text, text, now
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    return [run.id for run in runs]
-
-
 def execute_next_global_run(
     sessions: sessionmaker[Session],
     settings: Settings,
@@ -89,7 +54,7 @@ def execute_next_global_run(
     """Recover stale global runs, then claim the oldest queued one and take it to its outcome;
     its id, or None when none was queued."""
     with sessions() as session:
-        recover_stale_global_runs(session=session, settings=settings)
+        recover_stale_runs(session=session, settings=settings, table=GlobalRun)
         run = claim_next_global_run(session, worker_id)
     if run is None:
         return None

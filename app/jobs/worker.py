@@ -19,15 +19,14 @@ import logging
 import os
 import socket
 import threading
-from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.db.engine import make_engine, session_factory
-from app.db.models import RUN_PRIORITIES, TrainingRun, utcnow
-from app.jobs import MAX_ATTEMPTS, start_run
+from app.db.models import RUN_PRIORITIES, TrainingRun
+from app.jobs import recover_stale_runs, start_run
 from app.jobs.drift_jobs import execute_drift_batch, recover_stale_drift_jobs
 from app.jobs.execution import execute_run
 from app.jobs.global_queue import execute_next_global_run
@@ -36,8 +35,6 @@ from app.settings import Settings
 from model.device import cap_threads
 
 log = logging.getLogger(__name__)
-
-STALE_MESSAGE = "re-queued: worker stopped sending heartbeats"
 
 
 def default_worker_id() -> str:
@@ -73,46 +70,6 @@ def claim_next_run(
         session.rollback()
         raise
     return run
-
-
-def recover_stale_runs(
-    *, session: Session, settings: Settings, now: datetime | None = None
-) -> list[int]:
-    """Re-queue running runs silent for `stale_after_seconds`, or fail those claimed
-    `MAX_ATTEMPTS` times already; returns their ids. Commits."""
-    now = now or utcnow()
-    cutoff = now - timedelta(seconds=settings.stale_after_seconds)
-    last_sign = func.coalesce(
-        TrainingRun.heartbeat_at, TrainingRun.started_at, TrainingRun.created_at
-    )
-    query = (
-        select(TrainingRun)
-        .where(TrainingRun.status == "running", last_sign < cutoff)
-        .order_by(TrainingRun.id)
-        .with_for_update(skip_locked=True)
-        .execution_options(populate_existing=True)
-    )
-    try:
-        runs = list(session.scalars(query))
-        for run in runs:
-            if run.attempts < MAX_ATTEMPTS:
-                log.warning(
-                    "run %d on %s stopped sending heartbeats; re-queued", run.id, run.worker_id
-                )
-                run.status, run.message, run.progress = "queued", STALE_MESSAGE, 0.0
-                run.worker_id, run.started_at, run.heartbeat_at = None, None, None
-            else:
-                text = (
-                    f"worker stopped sending heartbeats on each of {run.attempts} attempts; "
-                    "giving up"
-                )
-                log.warning("run %d failed: %s", run.id, text)
-                run.status, run.message, run.error, run.finished_at = "failed", text, text, now
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    return [run.id for run in runs]
 
 
 # Runs a person asked for: a worker takes them before drift jobs, and drift jobs before the

@@ -38,7 +38,7 @@ def channels_needed(model: ServedModel) -> tuple[str, ...]:
     return (*model.config.known, *model.config.observed)
 
 
-def channels_read(model: ServedModel) -> tuple[str, ...]:
+def covariates_served(model: ServedModel) -> tuple[str, ...]:
     """The series' channels the model reads, known then observed: none for a global model,
     or where its serving member has no network (the baselines read the target alone)."""
     if not isinstance(model, FittedLineModel) or not _has_network(model.members[model.serving]):

@@ -29,8 +29,8 @@ from app.db.models import ModelVersion, Prediction, Series
 from app.services.forecast_covariates import (
     GivenKnown,
     channels_needed,
-    channels_read,
     check_given_known,
+    covariates_served,
     horizon_known,
 )
 from app.services.global_models import start_cold_start
@@ -290,7 +290,7 @@ def serve_forecast(
         stamps=stamps,
         quantiles=tuple(model.quantiles[i] for i in columns),
         values=values[:, columns],
-        covariates=channels_read(model),
+        covariates=covariates_served(model),
     )
     return ServedForecast(result, rows)
 

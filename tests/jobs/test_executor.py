@@ -10,9 +10,8 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.models import TrainingRun
-from app.jobs import Heartbeat, RunLost, claim_run
+from app.jobs import Heartbeat, RunLost, claim_run, recover_stale_runs
 from app.jobs.executor import InProcessExecutor
-from app.jobs.worker import recover_stale_runs
 from app.services.training import request_training
 from app.settings import Settings
 from tests.services.conftest import TINY, add_series

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.models import GlobalRun, TrainingRun, utcnow
-from app.jobs import MAX_ATTEMPTS
+from app.jobs import MAX_ATTEMPTS, recover_stale_runs
 from app.jobs.global_execution import execute_global_run
-from app.jobs.global_queue import claim_next_global_run, recover_stale_global_runs
+from app.jobs.global_queue import claim_next_global_run
 from app.jobs.worker import Worker
 from app.services.global_models import GlobalOptions, request_global_training
 from app.settings import Settings
@@ -66,12 +66,12 @@ def test_silent_global_runs_are_requeued_then_failed(
         run = session.get(GlobalRun, run_id)
         run.heartbeat_at = long_ago
         session.commit()
-        assert recover_stale_global_runs(session=session, settings=settings) == [run_id]
+        assert recover_stale_runs(session=session, settings=settings, table=GlobalRun) == [run_id]
         session.refresh(run)
         assert (run.status, run.worker_id) == ("queued", None)
         run.status, run.attempts, run.heartbeat_at = "running", MAX_ATTEMPTS, long_ago
         session.commit()
-        assert recover_stale_global_runs(session=session, settings=settings) == [run_id]
+        assert recover_stale_runs(session=session, settings=settings, table=GlobalRun) == [run_id]
         session.refresh(run)
         assert run.status == "failed" and "giving up" in run.error
 

@@ -20,8 +20,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.models import RUN_PRIORITIES, TrainingRun, utcnow
-from app.jobs import MAX_ATTEMPTS, claim_run
-from app.jobs.worker import STALE_MESSAGE, Worker, claim_next_run, recover_stale_runs
+from app.jobs import MAX_ATTEMPTS, STALE_MESSAGE, claim_run, recover_stale_runs
+from app.jobs.worker import Worker, claim_next_run
 from app.services.training import TrainingOptions, request_training
 from app.settings import Settings
 from model.race import screening_workers

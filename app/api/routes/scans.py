@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, status
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.api.batch_schemas import ScanResult, ScansIn
 from app.api.schemas import ErrorBody, RejectedRowsBody
@@ -20,6 +21,7 @@ from app.db.models import Prediction, Series
 from app.request_scope import SessionDep, SettingsDep
 from app.services.drift import drift_after_ingest
 from app.services.observations import Reading, RejectedRows, RowProblem, ingest_many
+from app.settings import Settings
 
 router = APIRouter(route_class=KeyCheckedFirst, tags=["observations"])
 
@@ -73,7 +75,7 @@ def upload_scans(
 
 
 def _judge_arrived(
-    request: Request, session: SessionDep, settings: SettingsDep, uploads: dict[int, list[Reading]]
+    request: Request, session: Session, settings: Settings, uploads: dict[int, list[Reading]]
 ) -> None:
     """Performance drift for the series whose forecasts got actuals from this upload."""
     stamps = [reading.ts for readings in uploads.values() for reading in readings]
