@@ -97,6 +97,6 @@ def test_worker_logs_json_at_the_level_asked_for(tmp_path: Path) -> None:
     records = json_lines(done.stderr)
     assert {record["level"] for record in records} <= {"WARNING", "ERROR", "CRITICAL"}
     assert any(
-        record["logger"] == "app.jobs.worker" and "giving up" in str(record["message"])
+        record["logger"] == "app.jobs" and "giving up" in str(record["message"])
         for record in records
     )

@@ -81,7 +81,7 @@ def test_only_a_committed_request_wakes_the_executor_for_its_jobs(
     with sessions() as session:
         queue_drift(session=session, series_ids=None, window_end=utcnow(), requested_by="t")
         queue_drift(session=session, series_ids=None, window_end=utcnow(), requested_by="t")
-        assert woken == ["drift"], "the repeat queued nothing, yet a wake-up is harmless"
+        assert woken == ["drift"], "the repeat queued nothing, so it woke nothing"
         session.add(new_training_run(series_id, status="queued"))
         session.flush()
         session.rollback()
